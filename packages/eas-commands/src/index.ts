@@ -1,0 +1,6 @@
+export * from './http/commands.js';
+export * from './http/errors.js';
+export * from './http/node-adapter.js';
+export * from './http/protocol-version.js';
+export * from './http/query.js';
+export * from './http/request.js';

@@ -1,0 +1,1 @@
+export type { FolderId, ItemId, Modseq, UserId } from './ids.js';

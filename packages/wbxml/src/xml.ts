@@ -1,0 +1,423 @@
+import { type Namespace, namespaceFromXml, tagByName } from './codepages.js';
+import { WbxmlError } from './errors.js';
+import { resolveLimits, type WbxmlLimits } from './limits.js';
+import { WbxmlElement } from './tree.js';
+
+export interface ToXmlOptions {
+  /** Spaces per level; 0 writes everything on one line. Default 2. */
+  readonly indent?: number;
+  /** Write the `<?xml version="1.0" encoding="utf-8"?>` declaration first. Default false. */
+  readonly declaration?: boolean;
+}
+
+/** Attribute that marks an element whose text is base64 of OPAQUE bytes. */
+export const OPAQUE_ATTRIBUTE = 'opaque';
+
+/**
+ * Renders a tree as namespaced XML for logs, debugging and fixtures. The root's namespace is the default
+ * namespace; every other namespace used is declared on the root with its lower-case name as the prefix
+ * (`xmlns:airsyncbase="AirSyncBase"`). OPAQUE bytes appear as base64 with `opaque="base64"`.
+ */
+export function toXml(root: WbxmlElement, options: ToXmlOptions = {}): string {
+  const indent = options.indent ?? 2;
+  const used = new Set<Namespace>();
+  collectNamespaces(root, used);
+  used.delete(root.namespace);
+  const declarations = [` xmlns="${root.namespace}"`];
+  for (const namespace of used) declarations.push(` xmlns:${namespace.toLowerCase()}="${namespace}"`);
+
+  const parts: string[] = [];
+  if (options.declaration) parts.push('<?xml version="1.0" encoding="utf-8"?>', indent > 0 ? '\n' : '');
+  const write = (element: WbxmlElement, level: number, attributes: string): void => {
+    const name =
+      element.namespace === root.namespace
+        ? element.name
+        : `${element.namespace.toLowerCase()}:${element.name}`;
+    const pad = indent > 0 ? ' '.repeat(indent * level) : '';
+    const content = element.content;
+    if (typeof content === 'string') {
+      parts.push(pad, '<', name, attributes, '>', escapeText(content), '</', name, '>');
+    } else if (content instanceof Uint8Array) {
+      parts.push(
+        pad,
+        '<',
+        name,
+        attributes,
+        ` ${OPAQUE_ATTRIBUTE}="base64">`,
+        toBase64(content),
+        '</',
+        name,
+        '>',
+      );
+    } else if (content.length === 0) {
+      parts.push(pad, '<', name, attributes, '/>');
+    } else {
+      parts.push(pad, '<', name, attributes, '>');
+      for (const child of content) {
+        if (indent > 0) parts.push('\n');
+        write(child, level + 1, '');
+      }
+      if (indent > 0) parts.push('\n', pad);
+      parts.push('</', name, '>');
+    }
+  };
+  write(root, 0, declarations.join(''));
+  return parts.join('');
+}
+
+function collectNamespaces(element: WbxmlElement, into: Set<Namespace>): void {
+  into.add(element.namespace);
+  const content = element.content;
+  if (Array.isArray(content)) for (const child of content) collectNamespaces(child, into);
+}
+
+function escapeText(text: string): string {
+  // Escape markup, keep CR and other control characters visible as character references so any XML
+  // reader gets the exact string back.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped
+  return text.replace(/[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, (ch) => {
+    switch (ch) {
+      case '&':
+        return '&amp;';
+      case '<':
+        return '&lt;';
+      case '>':
+        return '&gt;';
+      default:
+        return `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`;
+    }
+  });
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export type FromXmlOptions = Partial<WbxmlLimits>;
+
+/**
+ * Parses XML text (as `toXml` writes it, as libwbxml's `wbxml2xml` writes it, or hand-written) into a tree.
+ * Namespaces are resolved by name (`AirSync`, any case, with or without libwbxml's trailing colon); tag names
+ * may use the spellings libwbxml and Microsoft's test suite use. Whitespace between child elements is
+ * ignored; the text of a leaf element is kept exactly. Throws `WbxmlError` (`invalid-xml`, `unknown-tag`,
+ * `limit-*`) with the character offset of the problem.
+ */
+export function fromXml(xml: string, options?: FromXmlOptions): WbxmlElement {
+  return new XmlParser(xml, resolveLimits(options)).parseDocument();
+}
+
+interface OpenElement {
+  readonly element: WbxmlElement;
+  readonly qname: string;
+  readonly namespaces: Map<string, string>;
+  readonly opaque: boolean;
+  text: string;
+  /** True once CDATA or non-blank text was seen: then the text is content, never layout. */
+  significantText: boolean;
+  hasChildren: boolean;
+  textOffset: number;
+}
+
+const NAME_START = /[A-Za-z_:]/;
+const NAME_CHAR = /[A-Za-z0-9_:.-]/;
+
+class XmlParser {
+  private pos = 0;
+  private nodes = 0;
+
+  constructor(
+    private readonly xml: string,
+    private readonly limits: WbxmlLimits,
+  ) {
+    if (xml.length > limits.maxInputBytes) {
+      throw new WbxmlError(
+        'limit-input',
+        0,
+        `XML of ${xml.length} characters exceeds the limit of ${limits.maxInputBytes}`,
+      );
+    }
+  }
+
+  parseDocument(): WbxmlElement {
+    const xml = this.xml;
+    if (xml.charCodeAt(0) === 0xfeff) this.pos = 1;
+    this.skipMisc(true);
+    if (xml[this.pos] !== '<') this.fail('expected the root element');
+    const root = this.parseElementTree();
+    this.skipMisc(false);
+    if (this.pos < xml.length) this.fail('content after the root element');
+    return root;
+  }
+
+  private fail(reason: string, offset = this.pos): never {
+    throw new WbxmlError('invalid-xml', offset, reason);
+  }
+
+  /** Skips whitespace, comments, processing instructions and (in the prolog) a DOCTYPE. */
+  private skipMisc(prolog: boolean): void {
+    const xml = this.xml;
+    for (;;) {
+      while (this.pos < xml.length && isSpace(xml.charCodeAt(this.pos))) this.pos++;
+      if (xml.startsWith('<?', this.pos)) {
+        const end = xml.indexOf('?>', this.pos + 2);
+        if (end < 0) this.fail('unterminated processing instruction');
+        this.pos = end + 2;
+      } else if (xml.startsWith('<!--', this.pos)) {
+        const end = xml.indexOf('-->', this.pos + 4);
+        if (end < 0) this.fail('unterminated comment');
+        this.pos = end + 3;
+      } else if (prolog && xml.startsWith('<!DOCTYPE', this.pos)) {
+        this.skipDoctype();
+      } else {
+        return;
+      }
+    }
+  }
+
+  private skipDoctype(): void {
+    const xml = this.xml;
+    let i = this.pos + 9;
+    let quote = '';
+    let bracket = 0;
+    for (; i < xml.length; i++) {
+      const ch = xml[i]!;
+      if (quote) {
+        if (ch === quote) quote = '';
+      } else if (ch === '"' || ch === "'") quote = ch;
+      else if (ch === '[') bracket++;
+      else if (ch === ']') bracket--;
+      else if (ch === '>' && bracket <= 0) {
+        this.pos = i + 1;
+        return;
+      }
+    }
+    this.fail('unterminated DOCTYPE');
+  }
+
+  private readName(): string {
+    const xml = this.xml;
+    const start = this.pos;
+    if (!NAME_START.test(xml[start] ?? '')) this.fail('expected a name');
+    let i = start + 1;
+    while (i < xml.length && NAME_CHAR.test(xml[i]!)) i++;
+    this.pos = i;
+    return xml.slice(start, i);
+  }
+
+  private parseElementTree(): WbxmlElement {
+    const xml = this.xml;
+    const stack: OpenElement[] = [];
+    let root: WbxmlElement | undefined;
+
+    while (root === undefined) {
+      if (this.pos >= xml.length) this.fail('input ends inside an element');
+      const ch = xml[this.pos];
+      if (ch === '<') {
+        const next = xml[this.pos + 1];
+        if (next === '/') {
+          const closeOffset = this.pos;
+          this.pos += 2;
+          const name = this.readName();
+          this.skipSpaces();
+          if (xml[this.pos] !== '>') this.fail('expected ">" to close the end tag');
+          this.pos++;
+          const open = stack.pop();
+          if (!open || open.qname !== name) this.fail(`end tag </${name}> does not match`, closeOffset);
+          this.finish(open);
+          if (stack.length === 0) root = open.element;
+          else this.attach(stack[stack.length - 1]!, open.element, closeOffset);
+        } else if (xml.startsWith('<!--', this.pos)) {
+          const end = xml.indexOf('-->', this.pos + 4);
+          if (end < 0) this.fail('unterminated comment');
+          this.pos = end + 3;
+        } else if (xml.startsWith('<![CDATA[', this.pos)) {
+          const end = xml.indexOf(']]>', this.pos + 9);
+          if (end < 0) this.fail('unterminated CDATA section');
+          const top = stack[stack.length - 1];
+          if (!top) this.fail('CDATA outside any element');
+          this.addText(top, xml.slice(this.pos + 9, end), true);
+          this.pos = end + 3;
+        } else if (next === '?') {
+          const end = xml.indexOf('?>', this.pos + 2);
+          if (end < 0) this.fail('unterminated processing instruction');
+          this.pos = end + 2;
+        } else {
+          const open = this.parseStartTag(stack[stack.length - 1]);
+          if (open.selfClosing) {
+            if (stack.length === 0) root = open.entry.element;
+            else this.attach(stack[stack.length - 1]!, open.entry.element, open.offset);
+          } else {
+            if (stack.length >= this.limits.maxDepth)
+              this.fail(`nesting deeper than ${this.limits.maxDepth}`);
+            stack.push(open.entry);
+          }
+        }
+      } else {
+        const top = stack[stack.length - 1];
+        if (!top) this.fail('text outside any element');
+        let end = xml.indexOf('<', this.pos);
+        if (end < 0) end = xml.length;
+        const raw = xml.slice(this.pos, end);
+        if (top.text === '' && !top.hasChildren) top.textOffset = this.pos;
+        this.addText(top, decodeEntities(raw, this.pos), false);
+        this.pos = end;
+      }
+    }
+    return root;
+  }
+
+  private skipSpaces(): void {
+    while (this.pos < this.xml.length && isSpace(this.xml.charCodeAt(this.pos))) this.pos++;
+  }
+
+  private parseStartTag(parent: OpenElement | undefined): {
+    entry: OpenElement;
+    selfClosing: boolean;
+    offset: number;
+  } {
+    const xml = this.xml;
+    const offset = this.pos;
+    this.pos++;
+    const qname = this.readName();
+    const attributes: [string, string][] = [];
+    for (;;) {
+      this.skipSpaces();
+      const ch = xml[this.pos];
+      if (ch === '>' || ch === '/') break;
+      if (ch === undefined) this.fail('input ends inside a start tag');
+      const attrName = this.readName();
+      this.skipSpaces();
+      if (xml[this.pos] !== '=') this.fail(`attribute ${attrName} has no value`);
+      this.pos++;
+      this.skipSpaces();
+      const quote = xml[this.pos];
+      if (quote !== '"' && quote !== "'") this.fail(`attribute ${attrName} value is not quoted`);
+      const end = xml.indexOf(quote, this.pos + 1);
+      if (end < 0) this.fail('unterminated attribute value');
+      attributes.push([attrName, decodeEntities(xml.slice(this.pos + 1, end), this.pos + 1)]);
+      this.pos = end + 1;
+    }
+    let selfClosing = false;
+    if (xml[this.pos] === '/') {
+      if (xml[this.pos + 1] !== '>') this.fail('expected "/>"');
+      selfClosing = true;
+      this.pos += 2;
+    } else {
+      this.pos++;
+    }
+
+    let namespaces = parent?.namespaces ?? new Map<string, string>();
+    let opaque = false;
+    for (const [name, value] of attributes) {
+      if (name === 'xmlns' || name.startsWith('xmlns:')) {
+        if (namespaces === parent?.namespaces) namespaces = new Map(namespaces);
+        namespaces.set(name === 'xmlns' ? '' : name.slice(6), value);
+      } else if (name === OPAQUE_ATTRIBUTE) {
+        if (value !== 'base64') this.fail(`unsupported ${OPAQUE_ATTRIBUTE} encoding ${value}`, offset);
+        opaque = true;
+      } else {
+        this.fail(`attribute ${name} is not used in EAS documents`, offset);
+      }
+    }
+    const colon = qname.indexOf(':');
+    const prefix = colon < 0 ? '' : qname.slice(0, colon);
+    const local = colon < 0 ? qname : qname.slice(colon + 1);
+    const uri = namespaces.get(prefix);
+    if (uri === undefined) {
+      this.fail(
+        prefix ? `namespace prefix ${prefix} is not declared` : `element ${qname} has no namespace`,
+        offset,
+      );
+    }
+    const namespace = namespaceFromXml(uri);
+    if (!namespace) throw new WbxmlError('unknown-tag', offset, `unknown namespace ${uri}`);
+    const tag = tagByName(namespace, local);
+    if (!tag) throw new WbxmlError('unknown-tag', offset, `unknown tag ${namespace}:${local}`);
+    if (++this.nodes > this.limits.maxNodes) {
+      throw new WbxmlError('limit-nodes', offset, `more than ${this.limits.maxNodes} elements`);
+    }
+    const entry: OpenElement = {
+      element: new WbxmlElement(tag, []),
+      qname,
+      namespaces,
+      opaque,
+      text: '',
+      significantText: false,
+      hasChildren: false,
+      textOffset: this.pos,
+    };
+    if (selfClosing && opaque) entry.element.content = new Uint8Array(0);
+    return { entry, selfClosing, offset };
+  }
+
+  private addText(open: OpenElement, text: string, cdata: boolean): void {
+    if (open.hasChildren) {
+      if (!cdata && isBlank(text)) return;
+      this.fail(`${open.qname} mixes text with elements`);
+    }
+    open.text += text;
+    if (open.text.length > this.limits.maxStringBytes) {
+      throw new WbxmlError('limit-string', open.textOffset, `text longer than ${this.limits.maxStringBytes}`);
+    }
+    if (cdata || !isBlank(text)) open.significantText = true;
+  }
+
+  private attach(parent: OpenElement, child: WbxmlElement, offset: number): void {
+    if (parent.text !== '') {
+      if (parent.significantText) this.fail(`${parent.qname} mixes text with elements`, offset);
+      parent.text = '';
+    }
+    if (parent.opaque) this.fail(`${parent.qname} is opaque and cannot have child elements`, offset);
+    parent.hasChildren = true;
+    (parent.element.content as WbxmlElement[]).push(child);
+  }
+
+  private finish(open: OpenElement): void {
+    if (open.hasChildren) return;
+    if (open.opaque) {
+      const clean = open.text.replace(/\s+/g, '');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) this.fail(`${open.qname} is not valid base64`);
+      const bytes = Buffer.from(clean, 'base64');
+      if (bytes.length > this.limits.maxOpaqueBytes) {
+        throw new WbxmlError(
+          'limit-opaque',
+          this.pos,
+          `opaque data longer than ${this.limits.maxOpaqueBytes}`,
+        );
+      }
+      open.element.content = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return;
+    }
+    // `<A></A>` is an empty string, `<A/>` has no content: both survive a round trip as they were.
+    open.element.content = open.text;
+  }
+}
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return false;
+  return true;
+}
+
+const NAMED_ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+function decodeEntities(raw: string, offset: number): string {
+  if (raw.indexOf('&') < 0) return raw;
+  return raw.replace(/&([^;&\s]{0,10});?/g, (match, body: string, at: number) => {
+    if (!match.endsWith(';'))
+      throw new WbxmlError('invalid-xml', offset + at, 'unterminated entity reference');
+    const named = NAMED_ENTITIES[body];
+    if (named !== undefined) return named;
+    const numeric = /^#(x[0-9A-Fa-f]{1,6}|[0-9]{1,7})$/.exec(body);
+    if (numeric) {
+      const code = numeric[1]!.startsWith('x')
+        ? Number.parseInt(numeric[1]!.slice(1), 16)
+        : Number(numeric[1]);
+      if (code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)) return String.fromCodePoint(code);
+    }
+    throw new WbxmlError('invalid-xml', offset + at, `unknown entity &${body};`);
+  });
+}
