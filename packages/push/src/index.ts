@@ -1,1 +1,3 @@
-export const placeholder = true;
+export { isPushBusClosedError, PushBusClosedError, type PushBusErrorCode } from './errors.js';
+export { InProcessPushBus, type InProcessPushBusOptions, type InProcessPushBusStats } from './in-process.js';
+export type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
