@@ -1,1 +1,22 @@
+export { ChangeLog, type LogState } from './change-log.js';
+export {
+  ConflictError,
+  type ConflictReason,
+  InvalidArgumentError,
+  type InvalidArgumentReason,
+  MailboxError,
+  type MissingEntity,
+  NotFoundError,
+} from './errors.js';
 export type { FolderId, ItemId, Modseq, UserId } from './ids.js';
+export { MemoryMailboxStore } from './memory.js';
+export { htmlToText, textToHtml, truncateUtf8 } from './mime.js';
+export * from './models/calendar.js';
+export * from './models/common.js';
+export type * from './models/contact.js';
+export type * from './models/email.js';
+export * from './models/folder.js';
+export * from './models/item.js';
+export type * from './models/note.js';
+export type * from './models/task.js';
+export type * from './store.js';
