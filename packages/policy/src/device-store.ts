@@ -1,0 +1,191 @@
+import type { UserId } from '@easkit/mailbox';
+import type { AccessRule } from './access.js';
+import type {
+  Device,
+  DeviceAccess,
+  DeviceDetailName,
+  DeviceInformation,
+  DeviceWipe,
+  PolicyDocument,
+  PolicyState,
+} from './device.js';
+import type { PolicySettings } from './settings.js';
+
+/** What a request tells the store about a device it has just seen. */
+export interface DeviceSighting extends DeviceInformation {
+  user: UserId;
+  deviceId: string;
+  /** The access a device gets when this call creates it; `{ state: 'allowed', reason: 'global-default' }` if absent. */
+  initialAccess?: DeviceAccess;
+}
+
+/**
+ * A partial update of a device. Absent fields stay as they are; `null` clears an optional field. `access` and
+ * `wipe` are replaced as a whole. Identity, first/last seen and statistics are not patchable (use
+ * `upsertDevice` and `recordSync`).
+ */
+export type DevicePatch = { [Name in DeviceDetailName]?: DeviceInformation[Name] | null } & {
+  deviceType?: string;
+  policyKey?: number;
+  policyState?: PolicyState;
+  pendingPolicyKey?: number | null;
+  access?: DeviceAccess;
+  wipe?: DeviceWipe;
+};
+
+/** Preconditions of `updateDevice`; each given one must equal the stored value or the update fails. */
+export interface DeviceExpectation {
+  policyKey?: number;
+  /** `null` expects no pending key. */
+  pendingPolicyKey?: number | null;
+  policyState?: PolicyState;
+}
+
+/** One recorded request, for the per-device statistics. All counts are non-negative integers (default 0). */
+export interface ActivityRecord {
+  /** The EAS command (`Sync`, `Ping`, `FolderSync`, ...). `Sync` bumps `syncCount` and `lastSyncAt`, `Ping` bumps `pingCount`. */
+  command: string;
+  at: Date;
+  itemsSent?: number;
+  itemsReceived?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+}
+
+export interface DevicePage {
+  devices: Device[];
+  /** Pass back as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+export interface PolicyInput {
+  id: string;
+  name: string;
+  settings: PolicySettings;
+  /** When given, the write only happens if the stored version is this one (0 = the policy must not exist yet). */
+  expectedVersion?: number;
+}
+
+/**
+ * Devices, policy documents, policy assignments and access rules: what the policy gate and the Provision flow
+ * read and write on every request.
+ *
+ * Guarantees every implementation makes (checked by `runDeviceStoreConformance` from
+ * `@easkit/policy/conformance`):
+ * - **Isolation.** A device is identified by (user, deviceId), both exact strings; two users may use the same
+ *   deviceId without seeing each other's device.
+ * - **Atomicity.** Every method is atomic. `updateDevice` with `expected` is a compare-and-set: of two concurrent
+ *   updates expecting the same state, exactly one succeeds and the other throws `DeviceConflictError`.
+ *   `recordSync` increments never get lost under concurrency. `putPolicy` with `expectedVersion` likewise.
+ * - **Time.** `firstSeen` is set once; `lastSeen` only moves forward, even when sightings arrive out of order.
+ * - **Copies.** Values returned are the caller's to keep: changing them never changes the store, and later
+ *   writes never change an object returned earlier.
+ * - **Order.** `listDevices` sorts by deviceId, `listAllDevices` by (user, deviceId), `listPolicies` by id,
+ *   `listRules` by priority (highest first) then id; strings compare by UTF-16 code units.
+ * - **Pagination.** Paging through `listAllDevices` returns every device that exists for the whole walk exactly
+ *   once, whatever is added or deleted meanwhile.
+ *
+ * The reference implementation to copy is `MemoryDeviceStore`.
+ */
+export interface DeviceStore {
+  /**
+   * Records that a device made a request at `seenAt` (default: now). Creates the device if it is new (policy key
+   * 0, policy state `none`, no wipe, zero statistics, `initialAccess`); otherwise updates `deviceType` and every
+   * detail the sighting carries (absent ones stay) and moves `lastSeen` forward. Nothing else changes.
+   * @throws {InvalidArgumentError} for an empty user, deviceId or deviceType.
+   */
+  upsertDevice(sighting: DeviceSighting, seenAt?: Date): Promise<{ device: Device; created: boolean }>;
+
+  /** The device, or `null` if it does not exist. */
+  getDevice(user: UserId, deviceId: string): Promise<Device | null>;
+
+  /** The user's devices, sorted by deviceId. */
+  listDevices(user: UserId): Promise<Device[]>;
+
+  /**
+   * All devices of all users, a page at a time, sorted by (user, deviceId).
+   * @param options.limit page size, 1-1000 (default 100).
+   * @throws {InvalidArgumentError} for a bad limit or a cursor this store did not make.
+   */
+  listAllDevices(options?: { limit?: number; cursor?: string | null }): Promise<DevicePage>;
+
+  /**
+   * Applies `patch` atomically and returns the device as stored afterwards.
+   * @throws {DeviceNotFoundError} if the device does not exist.
+   * @throws {DeviceConflictError} if `expected` does not hold; nothing is written.
+   * @throws {InvalidArgumentError} for a policy key that is not an unsigned 32-bit integer.
+   */
+  updateDevice(
+    user: UserId,
+    deviceId: string,
+    patch: DevicePatch,
+    expected?: DeviceExpectation,
+  ): Promise<Device>;
+
+  /** Removes the device with its statistics. Returns whether it existed. */
+  deleteDevice(user: UserId, deviceId: string): Promise<boolean>;
+
+  /**
+   * Adds one request to the device's statistics, atomically.
+   * @throws {DeviceNotFoundError} if the device does not exist.
+   * @throws {InvalidArgumentError} for a negative or fractional count.
+   */
+  recordSync(user: UserId, deviceId: string, activity: ActivityRecord): Promise<Device>;
+
+  /** The policy document, or `null`. */
+  getPolicy(policyId: string): Promise<PolicyDocument | null>;
+
+  /**
+   * Creates (version 1) or replaces (version + 1) a policy document and returns it as stored.
+   * @throws {InvalidPolicyError} when the settings fail `validatePolicy`, or the id or name is empty.
+   * @throws {PolicyConflictError} when `expectedVersion` is given and differs from the stored version.
+   */
+  putPolicy(policy: PolicyInput): Promise<PolicyDocument>;
+
+  /** Every policy document, sorted by id. */
+  listPolicies(): Promise<PolicyDocument[]>;
+
+  /**
+   * Deletes a policy document.
+   * @throws {PolicyNotFoundError} if it does not exist.
+   * @throws {PolicyInUseError} if it is assigned to a user or is the default.
+   */
+  deletePolicy(policyId: string): Promise<void>;
+
+  /**
+   * Assigns a policy to one user (`null` removes the assignment; the user then gets the default).
+   * @throws {PolicyNotFoundError} if `policyId` does not exist.
+   */
+  assignPolicy(user: UserId, policyId: string | null): Promise<void>;
+
+  /**
+   * Sets the policy of every user without an assignment of their own (`null`: no default).
+   * @throws {PolicyNotFoundError} if `policyId` does not exist.
+   */
+  setDefaultPolicy(policyId: string | null): Promise<void>;
+
+  /** The user's own assignment and the default, as policy ids. */
+  getPolicyAssignment(user: UserId): Promise<PolicyAssignment>;
+
+  /** The policy a user's devices get: their own assignment, else the default, else `null` (no policy). */
+  resolvePolicy(user: UserId): Promise<PolicyDocument | null>;
+
+  /**
+   * Creates or replaces (by id) an access rule and returns it as stored.
+   * @throws {InvalidRuleError} when the rule is malformed.
+   */
+  putRule(rule: AccessRule): Promise<AccessRule>;
+
+  /** Every rule, highest priority first, then by id. */
+  listRules(): Promise<AccessRule[]>;
+
+  /** Removes a rule. Returns whether it existed. */
+  deleteRule(ruleId: string): Promise<boolean>;
+}
+
+export interface PolicyAssignment {
+  /** The policy assigned to this user, or `null`. */
+  assigned: string | null;
+  /** The default policy, or `null`. */
+  default: string | null;
+}
