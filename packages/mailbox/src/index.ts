@@ -1,4 +1,4 @@
-export { ChangeLog, type LogState } from './change-log.js';
+export { ChangeLog, type LogEntry } from './change-log.js';
 export {
   ConflictError,
   type ConflictReason,

@@ -190,7 +190,10 @@ export class MemoryMailboxStore implements MailboxStore {
     const added: Folder[] = [];
     const changed: Folder[] = [];
     const deleted: FolderId[] = [];
+    const seen = new Set<FolderId>();
     for (const e of s.folderLog.since(sinceModseq)) {
+      if (seen.has(e.key)) continue;
+      seen.add(e.key);
       const isNew = e.addedModseq > sinceModseq;
       if (e.deleted) {
         if (!isNew) deleted.push(e.key);
@@ -332,14 +335,19 @@ export class MemoryMailboxStore implements MailboxStore {
     if (!Number.isInteger(limit) || limit < 1) throw malformed('limit must be a positive integer');
     const { log } = this.contents(s, folderId);
     const changes: ItemChange[] = [];
+    const reported = new Set<ItemId>();
     let more = false;
     for (const e of log.since(sinceModseq)) {
+      // An item new since the cursor is first met at its creation entry and reported there as an add, with its
+      // current data; its later entry in the same page adds nothing.
+      if (reported.has(e.key)) continue;
       const isNew = e.addedModseq > sinceModseq;
       if (e.deleted && isNew) continue; // created and gone since the cursor: the client never saw it
       if (changes.length === limit) {
         more = true;
         break;
       }
+      reported.add(e.key);
       if (e.deleted) changes.push({ kind: 'delete', itemId: e.key, modseq: e.modseq });
       else {
         const item = clone(s.items.get(e.key)!);

@@ -42,7 +42,11 @@ export interface FolderChanges {
   modseq: Modseq;
 }
 
-/** One entry of {@link ChangesPage}. */
+/**
+ * One entry of {@link ChangesPage}. `modseq` is the change's position in the folder's log (pages are ordered by
+ * it and `nextModseq` refers to it); `item` is the item's current state, whose own `modseq` may be later: an
+ * add is reported at the item's creation even when it has been edited since.
+ */
 export type ItemChange =
   | { kind: 'add'; itemId: ItemId; modseq: Modseq; item: StoredItem }
   | { kind: 'change'; itemId: ItemId; modseq: Modseq; item: StoredItem }
@@ -50,7 +54,7 @@ export type ItemChange =
 
 /** A page of item changes in one folder, for Sync. */
 export interface ChangesPage {
-  /** In ascending modseq order; each item at most once, at its latest modseq. */
+  /** In ascending modseq order; each item at most once per page. */
   changes: ItemChange[];
   /** True when changes after the last one returned remain. */
   more: boolean;
@@ -205,11 +209,19 @@ export interface MailboxStore {
   setFlag(userId: UserId, itemId: ItemId, flag: EmailFlag | undefined): Promise<StoredItem>;
 
   /**
-   * Changes in one folder after `sinceModseq`, at most `limit` of them, in ascending modseq order. An item
-   * appears once, at its latest modseq. `add` means the item was created in (or moved into) the folder after
-   * `sinceModseq`; `change` means it was there at `sinceModseq`; `delete` means it was there at `sinceModseq`
-   * and is gone. Items created and removed after `sinceModseq` are not reported. Costs O(changes returned +
-   * changes superseded since `sinceModseq`), never O(folder size).
+   * Changes in one folder after `sinceModseq`, at most `limit` of them, in ascending modseq order, each item
+   * at most once. `add`: the item entered the folder (created or moved in) after `sinceModseq`; it is reported
+   * at that point, with its current data. `change`: it was in the folder at `sinceModseq` and was written
+   * since; reported at its latest write. `delete`: it was in the folder at `sinceModseq` and has been deleted
+   * or moved out since. Items created and removed after `sinceModseq` are not reported.
+   *
+   * Paging (`sinceModseq` = the previous page's `nextModseq`) while others write loses nothing, never
+   * reports an add twice and never a change of an item not yet reported. An item may be reported again (as a
+   * `change` at a later modseq) when it was written after the page that reported it, or when it was added and
+   * edited before either was reported. One race remains, which no modseq cursor can rule out: an item added
+   * and then removed while a reader is between pages may be reported as a `delete` the reader never saw the
+   * add of; readers ignore deletes of ids they do not hold. Costs O(changes written since `sinceModseq`), never
+   * O(folder size).
    * @throws NotFoundError `folder`; InvalidArgumentError `malformed` (limit < 1, negative modseq).
    */
   changes(userId: UserId, folderId: FolderId, sinceModseq: Modseq, limit: number): Promise<ChangesPage>;
