@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { MemoryMailboxStore } from '@easkit/mailbox';
+import { pino } from 'pino';
+import { ConfigError, configFromEnv } from './config.js';
+import { generatePassword, PasswordDirectory } from './passwords.js';
+import { seedDemoMailbox } from './seed.js';
+import { startEasServer } from './server.js';
+
+async function main(): Promise<void> {
+  const config = configFromEnv();
+  const logger = pino({ level: config.logLevel, base: undefined });
+  const mailbox = new MemoryMailboxStore();
+  const passwords = new PasswordDirectory();
+  const demo = await seedDemoMailbox(mailbox);
+  const password = config.demoPassword ?? generatePassword();
+  await passwords.setPassword(demo.id, password);
+
+  const running = await startEasServer({
+    config,
+    mailbox,
+    passwords,
+    commands: {},
+    logger,
+    defaultDomain: 'easkit.test',
+  });
+  if (config.demoPassword === undefined) {
+    console.log(
+      `demo account: ${demo.primarySmtpAddress} password: ${password} (set EASKIT_DEMO_PASSWORD to choose one)`,
+    );
+  }
+  console.log(`easkit listening on ${running.url}/Microsoft-Server-ActiveSync (in-memory store)`);
+
+  const stop = () => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
