@@ -16,7 +16,10 @@ describe('README', () => {
     const file = join(scratch, 'example.ts');
     writeFileSync(
       file,
-      example.replace("from '@easkit/mailbox'", `from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}`),
+      example.replace(
+        "from '@easkit/mailbox'",
+        `from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}`,
+      ),
     );
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
