@@ -321,7 +321,7 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
         });
         seen.push(...keys(page.devices));
         cursor = page.nextCursor;
-        // Between pages: delete devices on both sides of the cursor and add new ones everywhere.
+        // Between pages: delete devices on both sides of the cursor and add new ones before, at and after it.
         round++;
         for (const user of ['user0@example.com', 'user1@example.com', 'user2@example.com']) {
           const victims = (await store.listDevices(user)).filter((device) =>
@@ -329,11 +329,14 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
           );
           if (victims[0]) await store.deleteDevice(user, victims[0].deviceId);
           if (victims.at(-1)) await store.deleteDevice(user, victims.at(-1)!.deviceId);
-          await store.upsertDevice(sighting(user, `added-${round}`), at(round));
+          // Adding stops after a few pages, so that even a store that pages by offset finishes its walk.
+          if (round <= 6) await store.upsertDevice(sighting(user, `added-${round}`), at(round));
         }
-        await store.upsertDevice(sighting(`a${round}@example.com`, 'x'), at(round));
-        await store.upsertDevice(sighting(`z${round}@example.com`, 'x'), at(round));
-        assert.ok(round < 500, 'the walk ends');
+        if (round <= 6) {
+          await store.upsertDevice(sighting(`a${round}@example.com`, 'x'), at(round));
+          await store.upsertDevice(sighting(`z${round}@example.com`, 'x'), at(round));
+        }
+        assert.ok(round < 200, 'the walk ends');
       } while (cursor !== null);
       const counts = new Map<string, number>();
       for (const key of seen) counts.set(key, (counts.get(key) ?? 0) + 1);
