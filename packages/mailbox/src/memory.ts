@@ -250,7 +250,9 @@ export class MemoryMailboxStore implements MailboxStore {
     const mimeChanged = merged.class === 'Email' && 'mime' in patch.data && patch.data.mime !== undefined;
     if (merged.class === 'Email') {
       if (mimeChanged) await deriveAttachments(itemId, merged.data);
-      else if (current.class === 'Email') merged.data.attachments = clone(current.data.attachments);
+      else if (current.class === 'Email' && current.data.attachments !== undefined) {
+        merged.data.attachments = clone(current.data.attachments);
+      } else delete merged.data.attachments;
     }
     // Parsing may have yielded: re-read the item and apply the precondition at the moment of the write.
     const latest = this.item(s, itemId);

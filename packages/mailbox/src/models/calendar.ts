@@ -16,8 +16,9 @@ export interface Attendee {
 }
 
 /**
- * `MeetingStatus`: 0 appointment, 1 meeting (user is organizer), 3 meeting received, 5 cancelled (organizer),
- * 7 cancelled (received), 9, 11, 13, 15 the same four with the "meeting" bit spelled out by MS-ASCAL.
+ * `MeetingStatus`: 0 appointment (no attendees), 1 meeting the user organizes, 3 meeting the user received,
+ * 5 cancelled meeting the user organized, 7 cancelled meeting the user received; MS-ASCAL also allows 9, 11,
+ * 13 and 15, which mean the same as 1, 3, 5 and 7.
  */
 export type MeetingStatus = 0 | 1 | 3 | 5 | 7 | 9 | 11 | 13 | 15;
 
