@@ -38,3 +38,10 @@ describe('MemorySyncStateStore', () => {
     expect(Object.keys((await store.get(key))!.confirmed)).toEqual(['syncKey', 'cursor']);
   });
 });
+
+// A backend without the 'large-state' capability: that check is registered as skipped, the rest run.
+runSyncStateConformance({
+  name: 'MemorySyncStateStore without large states',
+  create: () => new MemorySyncStateStore(),
+  capabilities: { 'large-state': false },
+});
