@@ -1,3 +1,6 @@
+export * from './commands/folders.js';
+export * from './commands/index.js';
+export * from './commands/services.js';
 export * from './http/auth.js';
 export * from './http/body.js';
 export * from './http/commands.js';

@@ -1,0 +1,146 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Folder, FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
+import { MemorySyncStateStore } from '@easkit/sync-state';
+import { decode, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
+import { createEasCommands } from '../src/commands/index.js';
+import { createEasHandler } from '../src/http/handler.js';
+import { createNodeListener } from '../src/http/node-adapter.js';
+
+const run = promisify(execFile);
+
+export const USERS = {
+  alice: { id: 'alice@example.com', password: 'alice-pw' },
+  bob: { id: 'bob@example.com', password: 'bob-pw' },
+} as const;
+
+export const STANDARD_FOLDERS: readonly { displayName: string; type: FolderType }[] = [
+  { displayName: 'Inbox', type: FolderType.Inbox },
+  { displayName: 'Drafts', type: FolderType.Drafts },
+  { displayName: 'Deleted Items', type: FolderType.DeletedItems },
+  { displayName: 'Sent Items', type: FolderType.SentItems },
+  { displayName: 'Outbox', type: FolderType.Outbox },
+  { displayName: 'Tasks', type: FolderType.Tasks },
+  { displayName: 'Calendar', type: FolderType.Calendar },
+  { displayName: 'Contacts', type: FolderType.Contacts },
+  { displayName: 'Notes', type: FolderType.Notes },
+];
+
+/** A real EAS endpoint on 127.0.0.1 over the in-memory stores, with every response body kept for checks. */
+export class TestServer {
+  readonly mailbox = new MemoryMailboxStore();
+  readonly syncState = new MemorySyncStateStore();
+  readonly responses: Uint8Array[] = [];
+  folders = new Map<string, Folder>();
+  #server: Server | undefined;
+  url = '';
+
+  async start(): Promise<this> {
+    for (const [name, user] of Object.entries(USERS)) {
+      await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
+      for (const folder of STANDARD_FOLDERS) {
+        const created = await this.mailbox.createFolder(user.id, { ...folder, parentId: ROOT_FOLDER_ID });
+        this.folders.set(`${name}:${folder.displayName}`, created);
+      }
+    }
+    const handler = createEasHandler({
+      authenticate: async (credentials) => {
+        if (credentials.scheme !== 'basic') return undefined;
+        const user = Object.values(USERS).find(
+          (candidate) => candidate.id === credentials.username && candidate.password === credentials.password,
+        );
+        return user ? { userId: user.id, addresses: [user.id] } : undefined;
+      },
+      commands: createEasCommands({ mailbox: this.mailbox, syncState: this.syncState }),
+    });
+    this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.#server?.close(resolve));
+  }
+
+  device(user: keyof typeof USERS, deviceId: string, version: ProtocolVersion = '14.1'): TestDevice {
+    return new TestDevice(this, USERS[user], deviceId, version);
+  }
+}
+
+export interface EasReply {
+  status: number;
+  body: WbxmlElement | undefined;
+  bytes: Uint8Array;
+}
+
+/** A device speaking EAS to the test server: builds the query, sends WBXML, decodes the answer. */
+export class TestDevice {
+  constructor(
+    readonly server: TestServer,
+    readonly user: { id: string; password: string },
+    readonly deviceId: string,
+    readonly version: ProtocolVersion,
+  ) {}
+
+  async send(command: string, body: WbxmlElement | Uint8Array | undefined): Promise<EasReply> {
+    const query = `Cmd=${command}&User=${encodeURIComponent(this.user.id)}&DeviceId=${this.deviceId}&DeviceType=TestPhone`;
+    const response = await fetch(`${this.server.url}/Microsoft-Server-ActiveSync?${query}`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${this.user.id}:${this.user.password}`).toString('base64')}`,
+        'MS-ASProtocolVersion': this.version,
+        'Content-Type': 'application/vnd.ms-sync.wbxml',
+        'User-Agent': 'easkit-test/1.0',
+      },
+      body: body === undefined ? undefined : body instanceof Uint8Array ? body : encode(body),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > 0) this.server.responses.push(bytes);
+    return { status: response.status, body: bytes.length > 0 ? decode(bytes) : undefined, bytes };
+  }
+}
+
+/**
+ * Checks that libwbxml's `wbxml2xml`, an implementation nobody here wrote, reads every response. Returns the
+ * number checked, or undefined when the tool is missing outside CI (the caller skips loudly).
+ */
+export async function decodeAllWithLibwbxml(bodies: readonly Uint8Array[]): Promise<number | undefined> {
+  try {
+    await run('wbxml2xml', ['-h'], { timeout: 5000 }).catch((error: { code?: unknown }) => {
+      if (error.code === 'ENOENT') throw error;
+    });
+  } catch {
+    if (process.env.CI) throw new Error('wbxml2xml (Debian package libwbxml2-utils) is required in CI');
+    return undefined;
+  }
+  const directory = mkdtempSync(join(tmpdir(), 'easkit-e2e-'));
+  try {
+    let index = 0;
+    for (const body of bodies) {
+      const input = join(directory, `r${index}.wbxml`);
+      const output = join(directory, `r${index}.xml`);
+      index++;
+      writeFileSync(input, body);
+      const { stdout, stderr } = await run(
+        'wbxml2xml',
+        ['-l', 'ACTIVESYNC', '-m', '1', '-i', '1', '-o', output, input],
+        {
+          timeout: 15_000,
+        },
+      );
+      // wbxml2xml may exit 0 on failure; it says "succeeded" when it worked.
+      if (!/succeeded/i.test(stdout + stderr)) {
+        throw new Error(`wbxml2xml could not read response ${index}: ${stdout}${stderr}`);
+      }
+    }
+    return bodies.length;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
