@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { createEasCommands } from '@easkit/eas-commands';
 import { MemoryMailboxStore } from '@easkit/mailbox';
+import { MemorySyncStateStore } from '@easkit/sync-state';
 import { pino } from 'pino';
 import { ConfigError, configFromEnv } from './config.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
@@ -10,6 +12,7 @@ async function main(): Promise<void> {
   const config = configFromEnv();
   const logger = pino({ level: config.logLevel, base: undefined });
   const mailbox = new MemoryMailboxStore();
+  const syncState = new MemorySyncStateStore();
   const passwords = new PasswordDirectory();
   const demo = await seedDemoMailbox(mailbox);
   const password = config.demoPassword ?? generatePassword();
@@ -19,7 +22,7 @@ async function main(): Promise<void> {
     config,
     mailbox,
     passwords,
-    commands: {},
+    commands: createEasCommands({ mailbox, syncState }),
     logger,
     defaultDomain: 'easkit.test',
   });
