@@ -81,9 +81,10 @@ export interface PendingInput {
  * and loses the sent deletes and the ids the client removed. A state without a pending part is returned
  * unchanged. Pure; the input is not modified.
  *
- * The result's newest key equals the input's, so it is meant as the base of {@link issuePending}: storing it
- * on its own is allowed (the device already holds the key) but not needed, since a state whose pending key
- * the device presents is confirmed by the next request anyway.
+ * The result is meant as the base of {@link issuePending}; do not store it on its own. Its newest key equals
+ * the input's, so a compare-and-set that expects that key would still succeed afterwards for a request that
+ * read the earlier state. Nor is there a need: when there is nothing new to send, answer with the pending
+ * key and write nothing; the next request presenting it is confirmed then.
  */
 export function confirmPending(state: CollectionState): CollectionState {
   const pending = state.pending;
