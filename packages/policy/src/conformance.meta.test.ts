@@ -72,6 +72,19 @@ const cases: Array<[check: string, bug: string, create: () => MemoryDeviceStore]
       })(),
   ],
   [
+    'concurrent first sightings',
+    'looks the device up, then creates it after an await',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override async upsertDevice(sighting: DeviceSighting, seenAt?: Date) {
+          const existed = (await this.getDevice(sighting.user, sighting.deviceId)) !== null;
+          await tick();
+          const result = await super.upsertDevice(sighting, seenAt);
+          return { ...result, created: !existed };
+        }
+      })(),
+  ],
+  [
     'firstSeen never changes',
     'lastSeen follows the latest sighting to arrive',
     () => new LatestSightingStore(),

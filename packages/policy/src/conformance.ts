@@ -201,6 +201,21 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
     },
   },
   {
+    name: 'concurrent first sightings of one device create it exactly once',
+    async run({ store }) {
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, index) =>
+          store.upsertDevice(sighting(ALICE, 'NEW', { model: `m${index}` }), at(index)),
+        ),
+      );
+      assert.equal(results.filter((result) => result.created).length, 1, 'exactly one call reports created');
+      assert.deepEqual(keys(await store.listDevices(ALICE)), [`${ALICE}/NEW`]);
+      const stored = await store.getDevice(ALICE, 'NEW');
+      assert.equal(time(stored?.lastSeen), at(5).getTime());
+      assert.equal(time(stored?.firstSeen), time(results.find((result) => result.created)?.device.firstSeen));
+    },
+  },
+  {
     name: 'firstSeen never changes and lastSeen only moves forward',
     async run({ store }) {
       await store.upsertDevice(sighting(ALICE, 'D1'), at(10));
