@@ -11,6 +11,9 @@ const reference = JSON.parse(readFileSync(join(root, 'test/fixtures/codepages.js
 // Other spellings accepted when parsing XML: libwbxml's (so wbxml2xml output reads back) and Microsoft's
 // test-suite encoder's. Z-Push/Horde internal names are not accepted: they are not on the wire anywhere.
 const ALIAS_SOURCES = ['libwbxml', 'mstest'];
+// Spellings the released libwbxml (0.11.8, as Debian ships it) writes where the reference's newer libwbxml
+// source differs: Provision 0x10 carried the EAS 12.0 name before it was renamed.
+const EXTRA_ALIASES = { Provision: { RequireStorageCardEncryption: ['DeviceEncryptionEnabled'] } };
 
 const lines = [];
 lines.push(
@@ -44,6 +47,7 @@ for (const page of reference.pages) {
         aliases.add(alias);
       }
     }
+    for (const alias of EXTRA_ALIASES[page.namespace]?.[tag.name] ?? []) aliases.add(alias);
     if (aliases.size > 0) parts.push(`aliases: [${[...aliases].map((a) => `'${a}'`).join(', ')}]`);
     lines.push(`      ${tag.name}: { ${parts.join(', ')} },`);
   }

@@ -473,7 +473,7 @@ export const CODE_PAGE_DATA = [
       EASProvisionDoc: { token: 0x0d, since: '12.0' },
       DevicePasswordEnabled: { token: 0x0e, since: '12.0' },
       AlphanumericDevicePasswordRequired: { token: 0x0f, since: '12.0' },
-      RequireStorageCardEncryption: { token: 0x10, since: '12.1' },
+      RequireStorageCardEncryption: { token: 0x10, since: '12.1', aliases: ['DeviceEncryptionEnabled'] },
       PasswordRecoveryEnabled: { token: 0x11, since: '12.0' },
       DocumentBrowseEnabled: { token: 0x12, since: '2.5', legacy: true },
       AttachmentsEnabled: { token: 0x13, since: '12.0' },

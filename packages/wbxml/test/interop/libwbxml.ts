@@ -110,7 +110,7 @@ export const LIBWBXML_NAMES: Readonly<Partial<Record<Namespace, Readonly<Record<
     UtcStartDate: 'UTCStartDate',
   },
   // Token 0x10 is RequireStorageCardEncryption in MS-ASWBXML; 0.11.8 decodes it as DeviceEncryptionEnabled
-  // (xml2wbxml accepts both names). Our XML parser does not know that spelling: see PARSER_GAPS.
+  // (xml2wbxml accepts both names); our tables accept it as an alias.
   Provision: { RequireStorageCardEncryption: 'DeviceEncryptionEnabled' },
   Settings: { SMTPAddress: 'SmtpAddress', RightsManagementInformation: 'ihsManagementInformation' },
   ComposeMail: { Mime: 'MIME', Name: 'ForwardeeName', Email: 'ForwardeeEmail' },
@@ -145,7 +145,7 @@ export const LIBWBXML_OPAQUE: ReadonlySet<string> = new Set([
  * them before parsing wbxml2xml's output and asserts that no other spelling needs this. Remove an entry once
  * the code page tables accept the spelling as an alias.
  */
-export const PARSER_GAPS: readonly string[] = ['Provision:DeviceEncryptionEnabled'];
+export const PARSER_GAPS: readonly string[] = [];
 
 /** True when libwbxml writes and reads this tag's content as OPAQUE (base64 in its XML). */
 export function libwbxmlOpaque(tag: TagInfo): boolean {
