@@ -78,6 +78,7 @@ export interface PolicyInput {
  *   updates expecting the same state, exactly one succeeds and the other throws `DeviceConflictError`.
  *   `recordSync` increments never get lost under concurrency. `putPolicy` with `expectedVersion` likewise.
  * - **Time.** `firstSeen` is set once; `lastSeen` only moves forward, even when sightings arrive out of order.
+ * - **Creation.** Concurrent first sightings of one device create it once: exactly one call reports `created`.
  * - **Copies.** Values returned are the caller's to keep: changing them never changes the store, and later
  *   writes never change an object returned earlier.
  * - **Order.** `listDevices` sorts by deviceId, `listAllDevices` by (user, deviceId), `listPolicies` by id,

@@ -16,17 +16,21 @@ import type { FolderId, UserId } from '@easkit/mailbox';
 import { describe, it } from 'vitest';
 import type { PushBus, PushErrorHandler, PushEvent, PushListener } from './push-bus.js';
 
-/** What a backend may not support; checks that need one are skipped (with the name in the title) without it. */
+/**
+ * What a backend may not support. Like the other easkit suites, every capability is assumed unless set to
+ * `false`; a check that needs a switched-off capability is registered as skipped, with the capability in its
+ * title.
+ */
 export interface PushBusCapabilities {
-  /** Listeners in the publishing process have been called when `publish` resolves (the in-process bus). */
+  /** Listeners in the publishing process have been called when `publish` resolves (true of the in-process bus;
+   * set it to `false` for a bus that delivers through a network). */
   immediateDelivery?: boolean;
   /** The bus reports listener errors through the `onError` handed to `create`. */
   errorHook?: boolean;
-  /** Two buses on one backend reach each other's subscribers (needs `createPeer`). */
-  crossInstance?: boolean;
 }
 
-export type PushBusCapability = keyof PushBusCapabilities;
+/** A check's requirement: one of the capabilities, or `crossInstance`, which holds when `createPeer` is given. */
+export type PushBusCapability = keyof PushBusCapabilities | 'crossInstance';
 
 /** Handed to `create`: pass `onError` to the bus if it has an error hook. */
 export interface PushBusFactoryContext {
@@ -38,7 +42,10 @@ export interface PushBusConformanceOptions {
   name: string;
   /** A fresh bus that no other check shares (its own key prefix or channel namespace). */
   create: (context: PushBusFactoryContext) => PushBus | Promise<PushBus>;
-  /** A second bus on the same backend and namespace as `bus`, as another server instance would have. */
+  /**
+   * A second bus on the same backend and namespace as `bus`, as another server instance would have. Without it
+   * the cross-instance check is skipped.
+   */
   createPeer?: (bus: PushBus, context: PushBusFactoryContext) => PushBus | Promise<PushBus>;
   capabilities?: PushBusCapabilities;
   /** Runs after each check, once the suite has closed the bus (and its peers). */
@@ -52,7 +59,7 @@ export interface PushBusCheckContext {
   readonly bus: PushBus;
   /** Everything the bus reported through the `onError` handed to `create`, in order. */
   readonly reportedErrors: ReadonlyArray<{ error: unknown; event: PushEvent }>;
-  /** A second bus on the same backend (only for checks that need `crossInstance`). */
+  /** A second bus on the same backend (for the `crossInstance` check; needs `createPeer`). */
   peer(): Promise<PushBus>;
   readonly timeoutMs: number;
 }
@@ -98,13 +105,13 @@ export async function createPushBusCheckContext(
 /** Registers one vitest test per check of `pushBusChecks`. Call it at the top level of a test file. */
 export function runPushBusConformance(options: PushBusConformanceOptions): void {
   const capabilities = options.capabilities ?? {};
-  if (capabilities.crossInstance && !options.createPeer) {
-    throw new Error('runPushBusConformance: the crossInstance capability needs createPeer');
-  }
+  const supported = (capability: PushBusCapability) =>
+    capability === 'crossInstance' ? options.createPeer !== undefined : capabilities[capability] !== false;
   describe(`PushBus conformance: ${options.name}`, () => {
     for (const check of pushBusChecks) {
-      if (check.capability && !capabilities[check.capability]) {
-        it.skip(`${check.name} (needs capability ${check.capability})`, () => {});
+      if (check.capability && !supported(check.capability)) {
+        const needs = check.capability === 'crossInstance' ? 'createPeer' : `capability ${check.capability}`;
+        it.skip(`${check.name} (needs ${needs})`, () => {});
         continue;
       }
       it(check.name, async () => {

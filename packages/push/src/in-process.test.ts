@@ -8,7 +8,6 @@ import type { PushEvent } from './push-bus.js';
 runPushBusConformance({
   name: 'InProcessPushBus',
   create: ({ onError }) => new InProcessPushBus({ onError }),
-  capabilities: { immediateDelivery: true, errorHook: true },
 });
 
 describe('InProcessPushBus', () => {
