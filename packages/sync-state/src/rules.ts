@@ -112,6 +112,8 @@ function nextKnown(known: readonly ItemId[], pending: PendingState): ItemId[] {
  * `confirmPending(state)` for `'confirm-pending'`, or the stored state itself when a repeated request brings
  * client adds the pending state does not know) with a new pending part. The new key follows the base's
  * newest key in its epoch, so it differs from every key issued before; an existing pending part is replaced.
+ * Pass the stored state itself, never a copy with `pending: null`: the new key would then repeat the lost
+ * response's key, and the write would not change the key a concurrent compare-and-set expects.
  * Store the result with `compareAndSet(key, latestSyncKey(stored), result)`.
  *
  * Throws {@link InvalidSyncKeyError} when the base's newest key was not issued by this package.
