@@ -270,6 +270,8 @@ export const POLICY_SETTINGS: { readonly [Name in PolicySettingName]: PolicySett
     since: '12.1',
     section: '2.2.2.37',
   },
+  // MS-ASPROV 2.2.2.19 spells the element AllowWifi; the tag here follows the MS-ASWBXML code page as
+  // @easkit/wbxml names it (token 0x21). Only XML renderings see the spelling, WBXML sends the token.
   allowWiFi: {
     name: 'allowWiFi',
     tag: 'AllowWiFi',
