@@ -107,7 +107,7 @@ async function hierarchyBase(
       return { kind: 'replay', snapshot, syncKey: stored.pending!.syncKey };
     }
     // The device never saw the pending response and now asks something else: build on what it holds.
-    return { kind: 'base', stored, base: { ...stored, pending: null } };
+    return { kind: 'base', stored, base: stored };
   }
   return { kind: 'base', stored, base: keyClass === 'confirm-pending' ? confirmPending(stored) : stored };
 }
@@ -171,7 +171,7 @@ export function folderSyncCommand(services: EasServices): EasCommandHandler {
         : keyClass === 'confirm-pending'
           ? confirmPending(stored!)
           : keyClass === 'repeat'
-            ? { ...stored!, pending: null }
+            ? stored!
             : stored!;
     const known = base === null ? {} : knownOf(base);
     const since = base === null ? 0 : base.confirmed.cursor;
