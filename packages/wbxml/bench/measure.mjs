@@ -5,7 +5,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 // Results go here so the optimiser cannot drop a call whose result is unused.
-const sink.value = { value: undefined };
+const sink = { value: undefined };
 
 /** The garbage collector as a function: `--expose-gc` when given, otherwise switched on at run time. */
 function getGc() {
