@@ -246,6 +246,8 @@ export function parseClientBody(
     const form = type === 1 || type === 2 || type === 3 ? FORM_OF_TYPE[type] : undefined;
     if (!form || form === 'mime') throw new MalformedItemError(`unsupported body type ${type} from client`);
     const dataElement = body.child('AirSyncBase:Data');
+    // A body announced as cut with no data says nothing about the content: leave the stored body alone.
+    if (!dataElement && body.boolOf('Truncated') === true) return undefined;
     const data = dataElement?.bytes ? new TextDecoder().decode(dataElement.bytes) : (dataElement?.text ?? '');
     return { type: form, data };
   }
