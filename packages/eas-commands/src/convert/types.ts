@@ -1,4 +1,4 @@
-import type { BodyContent, ItemClass, ItemDataByClass, StoredItem } from '@easkit/mailbox';
+import type { BodyContent, ItemClass, ItemDataByClass, StoredBody, StoredItem } from '@easkit/mailbox';
 import type { ProtocolVersion, WbxmlElement } from '@easkit/wbxml';
 
 /**
@@ -48,6 +48,11 @@ export interface ParsedApplicationData<C extends ItemClass = ItemClass> {
   readonly class: C;
   readonly data: Partial<ItemDataByClass[C]>;
   readonly present: ReadonlySet<keyof ItemDataByClass[C] & string>;
+  /**
+   * Email only: the `airsyncbase:Body` of a 16.x draft. Email bodies live in the MIME, which the model rebuilds
+   * from nothing else, so the text comes apart for the caller to compose the draft's new MIME from.
+   */
+  readonly draftBody?: StoredBody;
 }
 
 /** The per-class conversion between the mailbox models and EAS `ApplicationData`, for every protocol version. */
