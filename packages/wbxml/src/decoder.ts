@@ -29,13 +29,78 @@ export interface WbxmlDocument {
 }
 
 const utf8 = new TextDecoder('utf-8');
-// Strings up to this many bytes are decoded by hand when they are ASCII; longer ones go to TextDecoder,
-// whose per-call cost only pays off on longer input.
-const SHORT_STRING = 48;
+// Node's Buffer turns a byte range into a string in one native call, without the view object TextDecoder
+// needs; elsewhere (browsers, workers) TextDecoder does the same work. Both replace invalid UTF-8 the same way.
+const NodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
-// Marks an element whose content has not been seen yet (a tag with the content bit, before its first child,
-// string or END). Never left in a finished tree.
+// Short ASCII strings repeat a lot in EAS (Status 1, Class Email, MessageClass IPM.Note, ContentClass, dates
+// share nothing, but flags and types do): a small direct-mapped cache hands back the string made last time
+// for the same bytes, so a repeated value costs a hash and a compare, and allocates nothing.
+const CACHE_MAX_BYTES = 32;
+const CACHE_SLOTS = 2048;
+const cache: (string | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+
+// Set by readMbUint32 to the offset after the integer it read (a module variable, so the decode loop keeps
+// its position in a local that no closure captures).
+let mbEnd = 0;
+
+function readMbUint32(bytes: Uint8Array, start: number, length: number): number {
+  let pos = start;
+  let value = 0;
+  for (let count = 0; count < 5; count++) {
+    if (pos >= length) throw new WbxmlError('truncated', start, 'input ends inside a multi-byte integer');
+    const byte = bytes[pos++]!;
+    if (count === 4 && value > 0x1ffffff) {
+      throw new WbxmlError('mb-int-overflow', start, 'multi-byte integer exceeds 32 bits');
+    }
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      mbEnd = pos;
+      return value;
+    }
+  }
+  throw new WbxmlError('mb-int-overlong', start, 'multi-byte integer longer than 5 bytes');
+}
+
+/** The UTF-8 string in bytes[start, end). `view` is a Buffer over the same bytes when Buffer exists. */
+function decodeString(bytes: Uint8Array, view: Buffer | undefined, start: number, end: number): string {
+  const size = end - start;
+  if (size <= CACHE_MAX_BYTES) {
+    if (size === 0) return '';
+    let hash = size;
+    let i = start;
+    for (; i < end; i++) {
+      const byte = bytes[i]!;
+      if (byte >= 0x80) break;
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    if (i === end) {
+      const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
+      const cached = cache[slot];
+      if (cached !== undefined && cached.length === size) {
+        let same = true;
+        for (let k = 0; k < size; k++) {
+          if (cached.charCodeAt(k) !== bytes[start + k]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return cached;
+      }
+      const text =
+        view !== undefined ? view.toString('latin1', start, end) : utf8.decode(bytes.subarray(start, end));
+      cache[slot] = text;
+      return text;
+    }
+  }
+  return view !== undefined ? view.toString('utf8', start, end) : utf8.decode(bytes.subarray(start, end));
+}
+
+// Content markers of open elements, never left in a finished tree. PENDING: a tag with the content bit whose
+// content has not been seen yet. HAS_CHILDREN: child elements were seen; they wait on the decoder's child
+// stack and become one exactly sized array at END.
 const PENDING: WbxmlElement[] = [];
+const HAS_CHILDREN: WbxmlElement[] = [];
 
 /** Decodes an EAS WBXML document to its root element. Throws `WbxmlError` on any malformed input. */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): WbxmlElement {
@@ -53,38 +118,28 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
       `input of ${length} bytes exceeds the limit of ${limits.maxInputBytes}`,
     );
   }
-  let pos = 0;
-
-  const readMbUint32 = (): number => {
-    const start = pos;
-    let value = 0;
-    for (let count = 0; count < 5; count++) {
-      if (pos >= length) throw new WbxmlError('truncated', start, 'input ends inside a multi-byte integer');
-      const byte = bytes[pos++]!;
-      if (count === 4 && value > 0x1ffffff) {
-        throw new WbxmlError('mb-int-overflow', start, 'multi-byte integer exceeds 32 bits');
-      }
-      value = value * 128 + (byte & 0x7f);
-      if ((byte & 0x80) === 0) return value;
-    }
-    throw new WbxmlError('mb-int-overlong', start, 'multi-byte integer longer than 5 bytes');
-  };
-
   if (length === 0) throw new WbxmlError('truncated', 0, 'empty input');
+  let pos = 0;
   const version = bytes[pos++]!;
   if (version < 0x01 || version > 0x03) {
     throw new WbxmlError('unsupported-version', 0, `unsupported WBXML version byte 0x${hex(version)}`);
   }
-  let publicId = readMbUint32();
+  let publicId = readMbUint32(bytes, pos, length);
+  pos = mbEnd;
   let publicIdIndex = -1;
-  if (publicId === 0) publicIdIndex = readMbUint32();
+  if (publicId === 0) {
+    publicIdIndex = readMbUint32(bytes, pos, length);
+    pos = mbEnd;
+  }
   const charsetOffset = pos;
-  const charset = readMbUint32();
+  const charset = readMbUint32(bytes, pos, length);
+  pos = mbEnd;
   if (charset !== CHARSET_UTF8 && charset !== 0) {
     throw new WbxmlError('unsupported-charset', charsetOffset, `charset ${charset} is not UTF-8 (106)`);
   }
   const tableOffset = pos;
-  const tableLength = readMbUint32();
+  const tableLength = readMbUint32(bytes, pos, length);
+  pos = mbEnd;
   if (tableLength > length - pos) {
     throw new WbxmlError('truncated', tableOffset, `string table of ${tableLength} bytes overruns the input`);
   }
@@ -102,54 +157,15 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   }
 
   const { maxDepth, maxNodes, maxStringBytes, maxOpaqueBytes } = limits;
+  const view = NodeBuffer?.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Open elements, and for each the index in `children` where its child elements start.
   const stack: WbxmlElement[] = [];
+  const childStart: number[] = [];
+  const children: WbxmlElement[] = [];
   let depth = 0;
   let nodes = 0;
   let page = 0;
   let root: WbxmlElement | undefined;
-
-  const decodeString = (start: number, end: number): string => {
-    const size = end - start;
-    if (size > maxStringBytes) {
-      throw new WbxmlError(
-        'limit-string',
-        start,
-        `string of ${size} bytes exceeds the limit of ${maxStringBytes}`,
-      );
-    }
-    if (size <= SHORT_STRING) {
-      let ascii = true;
-      for (let i = start; i < end; i++) {
-        if (bytes[i]! >= 0x80) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) {
-        if (size === 0) return '';
-        // biome-ignore lint/suspicious/noExplicitAny: apply over a typed array view is the fastest ASCII path
-        return String.fromCharCode.apply(null, bytes.subarray(start, end) as any);
-      }
-    }
-    return utf8.decode(bytes.subarray(start, end));
-  };
-
-  const addText = (text: string, offset: number): void => {
-    if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
-    const parent = stack[depth - 1]!;
-    const content = parent.content;
-    if (content === PENDING) {
-      parent.content = text;
-    } else if (typeof content === 'string') {
-      parent.content = content + text;
-    } else {
-      throw new WbxmlError(
-        'mixed-content',
-        offset,
-        `${parent.qualifiedName} mixes text with elements or bytes`,
-      );
-    }
-  };
 
   while (pos < length) {
     const offset = pos;
@@ -164,7 +180,14 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
       case END: {
         if (depth === 0) throw new WbxmlError('unbalanced-end', offset, 'END with no element open');
         const closed = stack[--depth]!;
-        if (closed.content === PENDING) closed.content = [];
+        const content = closed.content;
+        if (content === PENDING) {
+          closed.content = [];
+        } else if (content === HAS_CHILDREN) {
+          const first = childStart[depth]!;
+          closed.content = children.slice(first);
+          children.length = first;
+        }
         if (depth === 0) {
           if (pos !== length) {
             throw new WbxmlError('trailing-data', pos, `${length - pos} bytes after the root element`);
@@ -172,31 +195,60 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
         }
         break;
       }
-      case STR_I: {
-        const end = bytes.indexOf(0, pos);
-        if (end < 0) throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
-        const text = decodeString(pos, end);
-        pos = end + 1;
-        addText(text, offset);
-        break;
-      }
+      case STR_I:
       case STR_T: {
-        const index = readMbUint32();
-        if (index >= tableLength) {
-          throw new WbxmlError('bad-string-reference', offset, `string table index ${index} is out of range`);
+        let start: number;
+        let end: number;
+        if (byte === STR_I) {
+          start = pos;
+          end = bytes.indexOf(0, pos);
+          if (end < 0) throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
+          pos = end + 1;
+        } else {
+          const index = readMbUint32(bytes, pos, length);
+          pos = mbEnd;
+          if (index >= tableLength) {
+            throw new WbxmlError(
+              'bad-string-reference',
+              offset,
+              `string table index ${index} is out of range`,
+            );
+          }
+          const tableEnd = tableStart + tableLength;
+          start = tableStart + index;
+          end = start;
+          while (end < tableEnd && bytes[end] !== 0) end++;
+          if (end >= tableEnd) {
+            throw new WbxmlError('bad-string-reference', offset, 'string table entry has no terminating NUL');
+          }
         }
-        const tableEnd = tableStart + tableLength;
-        const start = tableStart + index;
-        let end = start;
-        while (end < tableEnd && bytes[end] !== 0) end++;
-        if (end >= tableEnd) {
-          throw new WbxmlError('bad-string-reference', offset, 'string table entry has no terminating NUL');
+        if (end - start > maxStringBytes) {
+          throw new WbxmlError(
+            'limit-string',
+            start,
+            `string of ${end - start} bytes exceeds the limit of ${maxStringBytes}`,
+          );
         }
-        addText(decodeString(start, end), offset);
+        const text = decodeString(bytes, view, start, end);
+        if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
+        const parent = stack[depth - 1]!;
+        const content = parent.content;
+        if (content === PENDING) {
+          parent.content = text;
+        } else if (typeof content === 'string') {
+          parent.content = content + text;
+        } else {
+          throw new WbxmlError(
+            'mixed-content',
+            offset,
+            `${parent.qualifiedName} mixes text with elements or bytes`,
+          );
+        }
         break;
       }
       case OPAQUE: {
-        const size = readMbUint32();
+        const size = readMbUint32(bytes, pos, length);
+        pos = mbEnd;
         if (size > maxOpaqueBytes) {
           throw new WbxmlError(
             'limit-opaque',
@@ -255,14 +307,17 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
         } else {
           const parent = stack[depth - 1]!;
           const content = parent.content;
-          if (content === PENDING) parent.content = [node];
-          else if (Array.isArray(content)) content.push(node);
-          else
+          if (content === PENDING) {
+            parent.content = HAS_CHILDREN;
+            childStart[depth - 1] = children.length;
+          } else if (content !== HAS_CHILDREN) {
             throw new WbxmlError(
               'mixed-content',
               offset,
               `${parent.qualifiedName} mixes elements with text or bytes`,
             );
+          }
+          children.push(node);
         }
         if (hasContent) {
           if (depth >= maxDepth)
