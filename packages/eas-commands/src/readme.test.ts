@@ -8,7 +8,10 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 // The README's mounting example must run as written; the test only points its imports at the sources,
 // asks for a free port instead of 8080, and keeps a handle on the server to talk to it and close it.
 const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
-const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+const example =
+  [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((match) => match[1]!)
+    .find((block) => block.includes('createNodeListener')) ?? '';
 mkdirSync(join(import.meta.dirname, '../test'), { recursive: true });
 const scratch = mkdtempSync(join(import.meta.dirname, '../test/.readme-'));
 let server: Server | undefined;

@@ -9,6 +9,7 @@ import { type Folder, FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@ea
 import { MemorySyncStateStore } from '@easkit/sync-state';
 import { decode, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { createEasCommands } from '../src/commands/index.js';
+import type { SyncCommandOptions } from '../src/commands/sync.js';
 import { createEasHandler } from '../src/http/handler.js';
 import { createNodeListener } from '../src/http/node-adapter.js';
 
@@ -40,6 +41,8 @@ export class TestServer {
   #server: Server | undefined;
   url = '';
 
+  constructor(readonly syncOptions: SyncCommandOptions = {}) {}
+
   async start(): Promise<this> {
     for (const [name, user] of Object.entries(USERS)) {
       await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
@@ -56,7 +59,10 @@ export class TestServer {
         );
         return user ? { userId: user.id, addresses: [user.id] } : undefined;
       },
-      commands: createEasCommands({ mailbox: this.mailbox, syncState: this.syncState }),
+      commands: createEasCommands(
+        { mailbox: this.mailbox, syncState: this.syncState },
+        { sync: this.syncOptions },
+      ),
     });
     this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));

@@ -1,5 +1,6 @@
 import type { EasCommandName } from '../http/commands.js';
 import type { EasCommandHandler } from '../http/handler.js';
+import { getItemEstimateCommand, moveItemsCommand } from './estimate-move.js';
 import {
   folderCreateCommand,
   folderDeleteCommand,
@@ -7,13 +8,24 @@ import {
   folderUpdateCommand,
 } from './folders.js';
 import type { EasServices } from './services.js';
+import { type SyncCommandOptions, syncCommand } from './sync.js';
+
+export interface EasCommandsOptions {
+  readonly sync?: SyncCommandOptions;
+}
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
-export function createEasCommands(services: EasServices): Partial<Record<EasCommandName, EasCommandHandler>> {
+export function createEasCommands(
+  services: EasServices,
+  options: EasCommandsOptions = {},
+): Partial<Record<EasCommandName, EasCommandHandler>> {
   return {
+    Sync: syncCommand(services, options.sync),
     FolderSync: folderSyncCommand(services),
     FolderCreate: folderCreateCommand(services),
     FolderUpdate: folderUpdateCommand(services),
     FolderDelete: folderDeleteCommand(services),
+    GetItemEstimate: getItemEstimateCommand(services),
+    MoveItems: moveItemsCommand(services),
   };
 }

@@ -1,8 +1,8 @@
 import type { StoredItem } from '@easkit/mailbox';
 import { eas, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { describe, expect, it } from 'vitest';
+import { tagsOutsideVersion, testMailbox, throughWire } from '../../test/convert-helpers.js';
 import { parseClientBody, renderEmailBody, renderStoredBody } from './body.js';
-import { tagsOutsideVersion, testMailbox, throughWire } from './test-helpers.js';
 import { type ContentOptions, MalformedItemError } from './types.js';
 
 const CRLF = '\r\n';

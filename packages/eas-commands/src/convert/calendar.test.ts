@@ -1,8 +1,8 @@
 import type { CalendarData, StoredItem, TimeZone } from '@easkit/mailbox';
 import { eas, type ProtocolVersion } from '@easkit/wbxml';
 import { describe, expect, it } from 'vitest';
+import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from '../../test/convert-helpers.js';
 import { calendarConverter } from './calendar.js';
-import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from './test-helpers.js';
 import { MalformedItemError } from './types.js';
 import { atLeast } from './version.js';
 

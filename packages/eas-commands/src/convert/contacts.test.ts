@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { ContactData, StoredItem } from '@easkit/mailbox';
 import { decode, eas, type ProtocolVersion } from '@easkit/wbxml';
 import { describe, expect, it } from 'vitest';
+import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from '../../test/convert-helpers.js';
 import { contactsConverter } from './contacts.js';
-import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from './test-helpers.js';
 import { MalformedItemError } from './types.js';
 
 const contact: ContactData = {

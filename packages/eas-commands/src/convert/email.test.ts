@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { EmailData, StoredItem } from '@easkit/mailbox';
 import { decode, eas, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { describe, expect, it } from 'vitest';
+import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from '../../test/convert-helpers.js';
 import { emailConverter } from './email.js';
-import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from './test-helpers.js';
 import { type ContentOptions, MalformedItemError } from './types.js';
 
 const CRLF = '\r\n';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { ITEM_CLASSES, type ItemData, type StoredItem } from '@easkit/mailbox';
 import { eas, encode, PROTOCOL_VERSIONS, type ProtocolVersion } from '@easkit/wbxml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tagsOutsideVersion, testMailbox } from '../../test/convert-helpers.js';
 import { CONVERTERS } from './index.js';
-import { tagsOutsideVersion, testMailbox } from './test-helpers.js';
 import { atLeast } from './version.js';
 
 const samples: ItemData[] = [

@@ -1,9 +1,9 @@
 import type { NoteData, StoredItem, TaskData } from '@easkit/mailbox';
 import { eas, type ProtocolVersion } from '@easkit/wbxml';
 import { describe, expect, it } from 'vitest';
+import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from '../../test/convert-helpers.js';
 import { notesConverter } from './notes.js';
 import { tasksConverter } from './tasks.js';
-import { TEST_VERSIONS, tagsOutsideVersion, testMailbox, throughWire } from './test-helpers.js';
 import { MalformedItemError } from './types.js';
 
 const note: NoteData = {

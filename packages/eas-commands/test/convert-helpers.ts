@@ -8,7 +8,7 @@ import {
   type ProtocolVersion,
   type WbxmlElement,
 } from '@easkit/wbxml';
-import type { ContentOptions, ConvertContext } from './types.js';
+import type { ContentOptions, ConvertContext } from '../src/convert/types.js';
 
 /** Versions the round-trip tests run at. */
 export const TEST_VERSIONS: readonly ProtocolVersion[] = ['2.5', '12.1', '14.1', '16.1'];

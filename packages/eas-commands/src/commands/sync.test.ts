@@ -1,0 +1,341 @@
+import type { StoredItem } from '@easkit/mailbox';
+import { eas, type WbxmlElement } from '@easkit/wbxml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeAllWithLibwbxml, type TestDevice, TestServer } from '../../test/harness.js';
+
+const { AirSync: AS, AirSyncBase: ASB, Contacts: C } = eas;
+const ALICE = 'alice@example.com';
+
+function mime(subject: string, body: string): Uint8Array {
+  return new TextEncoder().encode(
+    [
+      'From: Sender <sender@example.org>',
+      `To: <${ALICE}>`,
+      `Subject: ${subject}`,
+      'Date: Tue, 07 Jan 2025 10:00:00 +0000',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+      '',
+    ].join('\r\n'),
+  );
+}
+
+interface CollectionReply {
+  status: number | undefined;
+  syncKey: string | undefined;
+  moreAvailable: boolean;
+  adds: WbxmlElement[];
+  changes: WbxmlElement[];
+  deletes: string[];
+  responses: readonly WbxmlElement[];
+  element: WbxmlElement | undefined;
+  empty: boolean;
+}
+
+async function sync(
+  device: TestDevice,
+  collectionId: string,
+  syncKey: string,
+  extra: (WbxmlElement | null)[] = [],
+): Promise<CollectionReply> {
+  const reply = await device.send(
+    'Sync',
+    AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(syncKey), AS.CollectionId(collectionId), extra))),
+  );
+  expect(reply.status).toBe(200);
+  return collectionReply(reply.body);
+}
+
+function collectionReply(body: WbxmlElement | undefined): CollectionReply {
+  const element = body?.child('Collections')?.child('Collection');
+  const commands = element?.child('Commands');
+  return {
+    status: element?.intOf('Status') ?? body?.intOf('Status'),
+    syncKey: element?.textOf('SyncKey'),
+    moreAvailable: element?.has('MoreAvailable') ?? false,
+    adds: commands?.all('Add') ?? [],
+    changes: commands?.all('Change') ?? [],
+    deletes: commands?.all('Delete').map((entry) => entry.textOf('ServerId')!) ?? [],
+    responses: element?.child('Responses')?.children ?? [],
+    element,
+    empty: body === undefined,
+  };
+}
+
+/** Primes a collection and pulls everything, returning the key and the server ids received. */
+async function fullSync(device: TestDevice, collectionId: string, options: (WbxmlElement | null)[] = []) {
+  let key = (await sync(device, collectionId, '0', options)).syncKey!;
+  const ids: string[] = [];
+  for (let round = 0; round < 100; round++) {
+    const reply = await sync(device, collectionId, key, [AS.WindowSize(50)]);
+    if (reply.empty) break;
+    ids.push(...reply.adds.map((add) => add.textOf('ServerId')!));
+    key = reply.syncKey!;
+    if (!reply.moreAvailable && reply.adds.length === 0) break;
+  }
+  return { key, ids };
+}
+
+describe('Sync over HTTP', () => {
+  const server = new TestServer();
+  const emails: StoredItem[] = [];
+  let inbox: string;
+  let contacts: string;
+
+  beforeAll(async () => {
+    await server.start();
+    inbox = server.folders.get('alice:Inbox')!.id;
+    contacts = server.folders.get('alice:Contacts')!.id;
+    for (let index = 0; index < 5; index++) {
+      emails.push(
+        await server.mailbox.createItem(ALICE, inbox, {
+          class: 'Email',
+          data: {
+            mime: mime(`Message ${index}`, `Body of message ${index} `.repeat(20)),
+            subject: `Message ${index}`,
+            from: { name: 'Sender', address: 'sender@example.org' },
+            to: [{ address: ALICE }],
+            dateReceived: new Date(Date.UTC(2025, 0, 7, 10, index)),
+            read: false,
+            messageClass: 'IPM.Note',
+          },
+        }),
+      );
+    }
+    await server.mailbox.createItem(ALICE, contacts, {
+      class: 'Contacts',
+      data: { firstName: 'Ada', lastName: 'Lovelace', fileAs: 'Lovelace, Ada', mobilePhoneNumber: '+44 1' },
+    });
+  });
+  afterAll(() => server.stop());
+
+  for (const version of ['2.5', '12.1', '14.1', '16.1'] as const) {
+    it(`primes with key 0, pages with WindowSize and MoreAvailable, then reports nothing new (${version})`, async () => {
+      const device = server.device('alice', `paging-${version}`, version);
+      const primed = await sync(device, inbox, '0');
+      expect(primed).toMatchObject({ status: 1, adds: [] });
+      expect(primed.syncKey).toMatch(/.+/);
+
+      const options =
+        version === '2.5' ? [] : [AS.Options(ASB.BodyPreference(ASB.Type(1), ASB.TruncationSize(100)))];
+      const first = await sync(device, inbox, primed.syncKey!, [AS.WindowSize(2), ...options]);
+      expect(first.status).toBe(1);
+      expect(first.adds).toHaveLength(2);
+      expect(first.moreAvailable).toBe(true);
+      const second = await sync(device, inbox, first.syncKey!, [AS.WindowSize(2)]);
+      const third = await sync(device, inbox, second.syncKey!, [AS.WindowSize(2)]);
+      expect(third.moreAvailable).toBe(false);
+      const ids = [...first.adds, ...second.adds, ...third.adds].map((add) => add.textOf('ServerId'));
+      expect(new Set(ids).size).toBe(5);
+      expect(ids.sort()).toEqual(emails.map((email) => email.id).sort());
+      const subject = first.adds[0]!.child('ApplicationData')!.textOf('Email:Subject');
+      expect(subject).toMatch(/^Message \d$/);
+
+      const idle = await sync(device, inbox, third.syncKey!);
+      if (version === '2.5') {
+        expect(idle).toMatchObject({ status: 1, syncKey: third.syncKey, adds: [] });
+      } else {
+        expect(idle.empty).toBe(true);
+      }
+    });
+  }
+
+  it('answers a repeated key (lost response) with the same items and the same key', async () => {
+    const device = server.device('alice', 'lost');
+    const primed = await sync(device, inbox, '0');
+    const first = await sync(device, inbox, primed.syncKey!, [AS.WindowSize(3)]);
+    const again = await sync(device, inbox, primed.syncKey!, [AS.WindowSize(3)]);
+    expect(again.syncKey).toBe(first.syncKey);
+    expect(again.adds.map((add) => add.textOf('ServerId'))).toEqual(
+      first.adds.map((add) => add.textOf('ServerId')),
+    );
+    const next = await sync(device, inbox, first.syncKey!, [AS.WindowSize(10)]);
+    expect(next.adds).toHaveLength(2);
+  });
+
+  it('adds a client contact once, even when the response is lost, and shows it to other devices', async () => {
+    const phone = server.device('alice', 'contacts-phone');
+    const tablet = server.device('alice', 'contacts-tablet');
+    const phoneState = await fullSync(phone, contacts);
+    const tabletState = await fullSync(tablet, contacts);
+    expect(phoneState.ids).toHaveLength(1);
+
+    const add = AS.Commands(
+      AS.Add(
+        AS.ClientId('client-1'),
+        AS.ApplicationData(C.FileAs('Turing, Alan'), C.FirstName('Alan'), C.LastName('Turing')),
+      ),
+    );
+    const added = await sync(phone, contacts, phoneState.key, [add]);
+    const response = added.responses[0]!;
+    expect(response.name).toBe('Add');
+    expect(response.textOf('ClientId')).toBe('client-1');
+    expect(response.intOf('Status')).toBe(1);
+    const serverId = response.textOf('ServerId')!;
+    expect(added.adds).toHaveLength(0);
+
+    const repeated = await sync(phone, contacts, phoneState.key, [add]);
+    expect(repeated.syncKey).toBe(added.syncKey);
+    expect(repeated.responses[0]!.textOf('ServerId')).toBe(serverId);
+    const page = await server.mailbox.changes(ALICE, contacts, 0, 100);
+    expect(page.changes.filter((change) => change.kind === 'add')).toHaveLength(2);
+
+    const seen = await sync(tablet, contacts, tabletState.key);
+    expect(seen.adds.map((entry) => entry.textOf('ServerId'))).toEqual([serverId]);
+    expect(seen.adds[0]!.child('ApplicationData')!.textOf('FileAs')).toBe('Turing, Alan');
+    const after = await sync(phone, contacts, added.syncKey!);
+    expect(after.empty).toBe(true);
+  });
+
+  it('keeps ghosted contact fields the device did not list in Supported', async () => {
+    const device = server.device('alice', 'ghosting');
+    const primed = await sync(device, contacts, '0', [AS.Supported(C.FirstName(), C.LastName(), C.FileAs())]);
+    let key = primed.syncKey!;
+    const pulled = await sync(device, contacts, key);
+    key = pulled.syncKey!;
+    const ada = pulled.adds.find((entry) => entry.child('ApplicationData')!.textOf('FirstName') === 'Ada')!;
+    const serverId = ada.textOf('ServerId')!;
+    const changed = await sync(device, contacts, key, [
+      AS.Commands(
+        AS.Change(AS.ServerId(serverId), AS.ApplicationData(C.FirstName('Augusta Ada'), C.LastName('King'))),
+      ),
+    ]);
+    expect(changed.responses.filter((entry) => entry.intOf('Status') !== 1)).toEqual([]);
+    const stored = await server.mailbox.getItem(ALICE, serverId);
+    expect(stored.data).toMatchObject({
+      firstName: 'Augusta Ada',
+      lastName: 'King',
+      mobilePhoneNumber: '+44 1',
+    });
+    expect(stored.data).not.toHaveProperty('fileAs');
+  });
+
+  it('applies read state from one device without echoing it, and other devices see the change', async () => {
+    const phone = server.device('alice', 'read-phone');
+    const tablet = server.device('alice', 'read-tablet');
+    const phoneState = await fullSync(phone, inbox);
+    const tabletState = await fullSync(tablet, inbox);
+    const target = emails[0]!.id;
+    const changed = await sync(phone, inbox, phoneState.key, [
+      AS.Commands(AS.Change(AS.ServerId(target), AS.ApplicationData(eas.Email.Read(1)))),
+    ]);
+    expect(changed.changes).toEqual([]);
+    expect(changed.responses).toEqual([]);
+    expect((await server.mailbox.getItem(ALICE, target)).data).toMatchObject({ read: true });
+    const seen = await sync(tablet, inbox, tabletState.key);
+    expect(seen.changes.map((entry) => entry.textOf('ServerId'))).toEqual([target]);
+  });
+
+  it('moves deleted mail to Deleted Items, reports unknown ids with Status 8, and fetches items', async () => {
+    const device = server.device('alice', 'delete');
+    const state = await fullSync(device, inbox);
+    const victim = emails[4]!.id;
+    const reply = await sync(device, inbox, state.key, [
+      AS.Commands(
+        AS.Delete(AS.ServerId(victim)),
+        AS.Delete(AS.ServerId('no-such-item')),
+        AS.Fetch(AS.ServerId(emails[1]!.id)),
+      ),
+    ]);
+    const byName = (name: string) => reply.responses.filter((entry) => entry.name === name);
+    expect(byName('Delete').map((entry) => [entry.textOf('ServerId'), entry.intOf('Status')])).toEqual([
+      ['no-such-item', 8],
+    ]);
+    expect(byName('Fetch')[0]!.intOf('Status')).toBe(1);
+    expect(byName('Fetch')[0]!.child('ApplicationData')!.textOf('Email:Subject')).toBe('Message 1');
+    await expect(server.mailbox.getItem(ALICE, victim)).rejects.toThrow();
+    const trash = server.folders.get('alice:Deleted Items')!.id;
+    expect(await server.mailbox.countItems(ALICE, trash)).toBe(1);
+  });
+
+  it('answers a bad key with Status 3, an unknown folder with Status 12, and bad options with Status 4', async () => {
+    const device = server.device('alice', 'statuses');
+    expect((await sync(device, inbox, 'nonsense')).status).toBe(3);
+    expect((await sync(device, 'no-such-folder', '0')).status).toBe(12);
+    const key = (await sync(device, inbox, '0')).syncKey!;
+    expect((await sync(device, inbox, key, [AS.Options(AS.FilterType(42))])).status).toBe(4);
+    const malformed = await device.send(
+      'Sync',
+      AS.Sync(AS.Collections(AS.Collection(AS.CollectionId(inbox)))),
+    );
+    expect(malformed.body!.intOf('Status')).toBe(4);
+  });
+
+  it('reuses the cached request for an empty Sync (12.1+) and answers Status 13 without one', async () => {
+    const fresh = server.device('alice', 'empty-fresh');
+    expect((await fresh.send('Sync', undefined)).body!.intOf('Status')).toBe(13);
+    const device = server.device('alice', 'empty');
+    const state = await fullSync(device, inbox);
+    await server.mailbox.createItem(ALICE, inbox, {
+      class: 'Email',
+      data: {
+        mime: mime('Late arrival', 'New mail'),
+        subject: 'Late arrival',
+        dateReceived: new Date(),
+        read: false,
+        messageClass: 'IPM.Note',
+      },
+    });
+    // The device's last full request was for the inbox; an empty request repeats it with the current key.
+    expect(state.key).toBeTruthy();
+    const reply = collectionReply((await device.send('Sync', undefined)).body);
+    expect(reply.status).toBe(1);
+    expect(reply.adds.map((add) => add.child('ApplicationData')!.textOf('Email:Subject'))).toContain(
+      'Late arrival',
+    );
+  });
+
+  it('lets the server win a conflicting change by default (Status 7)', async () => {
+    const device = server.device('alice', 'conflict');
+    const state = await fullSync(device, contacts);
+    const id = state.ids[0]!;
+    await server.mailbox.updateItem(ALICE, id, { class: 'Contacts', data: { jobTitle: 'Countess' } });
+    const reply = await sync(device, contacts, state.key, [
+      AS.Commands(AS.Change(AS.ServerId(id), AS.ApplicationData(C.FirstName('Changed')))),
+    ]);
+    expect(reply.responses.map((entry) => entry.intOf('Status'))).toEqual([7]);
+    expect(reply.changes.map((entry) => entry.textOf('ServerId'))).toEqual([id]);
+  });
+
+  it('produces responses that libwbxml decodes', async () => {
+    const checked = await decodeAllWithLibwbxml(server.responses);
+    if (checked === undefined) {
+      console.warn('SKIPPED libwbxml check: wbxml2xml not installed (apt-get install libwbxml2-utils)');
+      return;
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+});
+
+describe('Sync time budget', () => {
+  const server = new TestServer({ timeBudgetMs: 0 });
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('ends a response early with MoreAvailable when the budget is spent, and loses nothing', async () => {
+    const inbox = server.folders.get('alice:Inbox')!.id;
+    for (let index = 0; index < 3; index++) {
+      await server.mailbox.createItem(ALICE, inbox, {
+        class: 'Email',
+        data: {
+          mime: mime(`M${index}`, 'x'),
+          dateReceived: new Date(),
+          read: false,
+          messageClass: 'IPM.Note',
+        },
+      });
+    }
+    const device = server.device('alice', 'budget');
+    let key = (await sync(device, inbox, '0')).syncKey!;
+    const ids = new Set<string>();
+    for (let round = 0; round < 10 && ids.size < 3; round++) {
+      const reply = await sync(device, inbox, key);
+      for (const add of reply.adds) ids.add(add.textOf('ServerId')!);
+      if (reply.syncKey) key = reply.syncKey;
+      if (ids.size < 3) expect(reply.moreAvailable).toBe(true);
+    }
+    expect(ids.size).toBe(3);
+  });
+});

@@ -1,0 +1,744 @@
+import { createHash } from 'node:crypto';
+import {
+  type Folder,
+  FolderType,
+  folderClass,
+  type ItemChange,
+  type ItemClass,
+  type ItemId,
+  type Modseq,
+  NotFoundError,
+  type StoredItem,
+  type UserId,
+} from '@easkit/mailbox';
+import {
+  type CollectionKey,
+  type CollectionState,
+  classifySyncKey,
+  confirmPending,
+  issuePending,
+  type JsonObject,
+  type JsonValue,
+  latestSyncKey,
+  resolveClientAdds,
+  type SentChange,
+  startOver,
+} from '@easkit/sync-state';
+import { decode, eas, encode, type WbxmlElement } from '@easkit/wbxml';
+import { CONVERTERS } from '../convert/index.js';
+import { type ConvertContext, type ItemConverter, MalformedItemError } from '../convert/types.js';
+import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
+import { atLeast, type ProtocolVersion } from '../http/protocol-version.js';
+import { ownChangesOf } from './estimate-move.js';
+import type { EasServices } from './services.js';
+import {
+  contentOptions,
+  filterCutoff,
+  InvalidOptionsError,
+  readSyncOptions,
+  type SyncOptions,
+} from './sync-options.js';
+
+const { AirSync: AS } = eas;
+
+/** Sync statuses (MS-ASCMD 2.2.3.177.16). */
+export const SyncStatus = {
+  Success: 1,
+  InvalidSyncKey: 3,
+  ProtocolError: 4,
+  ServerError: 5,
+  ConversionError: 6,
+  Conflict: 7,
+  ObjectNotFound: 8,
+  HierarchyChanged: 12,
+  IncompleteRequest: 13,
+  InvalidWaitOrHeartbeat: 14,
+  InvalidCommand: 15,
+  Retry: 16,
+} as const;
+
+export interface SyncCommandOptions {
+  /**
+   * A response stops adding items after this long and says MoreAvailable, whatever the folder size; the
+   * device asks again at once. Some Android clients give up after 30 s. Default 20 s.
+   */
+  readonly timeBudgetMs?: number;
+  /** Called for an item that could not be rendered; the item is left out of the response. */
+  readonly onItemError?: (info: { user: UserId; itemId: ItemId; folderId: string; error: unknown }) => void;
+  /** Clock for filter windows (tests). */
+  readonly now?: () => number;
+}
+
+const DEFAULT_WINDOW = 100;
+const MAX_WINDOW = 512;
+/** Sync state key of a device's cached last full Sync request (12.1+ empty and partial requests). */
+const CACHED_REQUEST = '#sync-request';
+
+/** What a client asked for one collection. */
+interface CollectionRequest {
+  syncKey: string;
+  collectionId: string;
+  windowSize: number;
+  getChanges: boolean | undefined;
+  deletesAsMoves: boolean;
+  options: WbxmlElement | undefined;
+  supported: WbxmlElement | undefined;
+  commands: WbxmlElement | undefined;
+  /** 2.5: the class named by the request. */
+  className: string | undefined;
+}
+
+/** What a response reported about the client's commands; kept to answer a repeated request identically. */
+type ClientResponse =
+  | { kind: 'Add'; clientId: string; serverId?: string; status: number }
+  | { kind: 'Change' | 'Delete' | 'Fetch'; serverId: string; status: number };
+
+interface CollectionSnapshot {
+  requestHash: string;
+  responses: ClientResponse[];
+  moreAvailable: boolean;
+}
+
+function hashCommands(commands: WbxmlElement | undefined): string {
+  if (!commands) return '';
+  return createHash('sha256').update(encode(commands)).digest('base64url');
+}
+
+function readCollection(element: WbxmlElement): CollectionRequest | undefined {
+  const syncKey = element.textOf('SyncKey');
+  const collectionId = element.textOf('CollectionId');
+  if (syncKey === undefined || collectionId === undefined) return undefined;
+  const window = element.textOf('WindowSize');
+  const windowSize = window === undefined ? DEFAULT_WINDOW : Number(window);
+  if (!Number.isInteger(windowSize) || windowSize < 0) return undefined;
+  return {
+    syncKey,
+    collectionId,
+    windowSize: Math.min(windowSize === 0 ? DEFAULT_WINDOW : windowSize, MAX_WINDOW),
+    getChanges: element.has('GetChanges') ? element.boolOf('GetChanges') !== false : undefined,
+    deletesAsMoves: element.has('DeletesAsMoves') ? element.boolOf('DeletesAsMoves') !== false : true,
+    options: element.child('Options'),
+    supported: element.child('Supported'),
+    commands: element.child('Commands'),
+    className: element.textOf('Class'),
+  };
+}
+
+/** Fields a client never overwrites or erases with a Change (the server owns them). */
+const SERVER_OWNED = new Set(['uid', 'organizerName', 'organizerEmail', 'dtStamp', 'mime', 'attachments']);
+
+/** Sync (MS-ASCMD 2.2.1.21): items of one or more folders both ways. */
+export function syncCommand(services: EasServices, options: SyncCommandOptions = {}): EasCommandHandler {
+  const timeBudgetMs = options.timeBudgetMs ?? 20_000;
+  const now = options.now ?? Date.now;
+
+  return async (context: EasCommandContext): Promise<EasCommandResult> => {
+    const { identity, head } = context;
+    const version = head.protocolVersion;
+    const user = identity.userId;
+    const started = Date.now();
+    const cacheKey: CollectionKey = { user, deviceId: head.deviceId, collectionId: CACHED_REQUEST };
+
+    let body = context.body;
+    let emptyRequest = false;
+    if (body === undefined) {
+      if (!atLeast(version, '12.1')) return topStatus(SyncStatus.ProtocolError);
+      const cached = await services.syncState.get(cacheKey);
+      const saved = cached?.options?.request as string | undefined;
+      if (!saved) return topStatus(SyncStatus.IncompleteRequest);
+      body = decode(Buffer.from(saved, 'base64'));
+      emptyRequest = true;
+    }
+    if (body.name !== 'Sync') return topStatus(SyncStatus.ProtocolError);
+
+    let collections = body.child('Collections')?.all('Collection') ?? [];
+    if (body.has('Partial') && atLeast(version, '12.1')) {
+      const cached = await services.syncState.get(cacheKey);
+      const saved = cached?.options?.request as string | undefined;
+      if (!saved) return topStatus(SyncStatus.IncompleteRequest);
+      const previous = decode(Buffer.from(saved, 'base64'));
+      const named = new Set(collections.map((collection) => collection.textOf('CollectionId')));
+      collections = [
+        ...collections,
+        ...(previous.child('Collections')?.all('Collection') ?? []).filter(
+          (collection) => !named.has(collection.textOf('CollectionId')),
+        ),
+      ];
+    }
+    if (collections.length === 0) return topStatus(SyncStatus.IncompleteRequest);
+
+    const requests: CollectionRequest[] = [];
+    for (const element of collections) {
+      const request = readCollection(element);
+      if (!request) return topStatus(SyncStatus.ProtocolError);
+      requests.push(request);
+    }
+    let requestWindow = Number(body.textOf('WindowSize') ?? '0');
+    if (!Number.isInteger(requestWindow) || requestWindow <= 0) requestWindow = Number.POSITIVE_INFINITY;
+
+    // An empty (or partial) request reuses the keys the device was last given.
+    if (emptyRequest || body.has('Partial')) {
+      for (const request of requests) {
+        const state = await services.syncState.get({
+          user,
+          deviceId: head.deviceId,
+          collectionId: request.collectionId,
+        });
+        if (state) request.syncKey = latestSyncKey(state);
+      }
+    }
+
+    const results: WbxmlElement[] = [];
+    let anythingToSay = false;
+    for (const request of requests) {
+      const budget = Math.min(request.windowSize, requestWindow);
+      const outcome = await syncCollection(request, budget);
+      requestWindow -= outcome.sentCount;
+      results.push(outcome.element);
+      if (outcome.significant) anythingToSay = true;
+    }
+
+    if (atLeast(version, '12.1') && !emptyRequest) {
+      await rememberRequest(body);
+    }
+    if (atLeast(version, '12.1') && !anythingToSay) return { kind: 'empty' };
+    return { kind: 'wbxml', body: AS.Sync(AS.Collections(results)) };
+
+    async function rememberRequest(request: WbxmlElement): Promise<void> {
+      // Keep the collection list and options only: keys and client commands are not replayed.
+      const stripped = AS.Sync(
+        AS.Collections(
+          (request.child('Collections')?.all('Collection') ?? []).map((collection) =>
+            AS.Collection(
+              collection.children.filter((child) => child.name !== 'Commands' && child.name !== 'SyncKey'),
+              AS.SyncKey('0'),
+            ),
+          ),
+        ),
+        request.has('WindowSize') ? AS.WindowSize(request.textOf('WindowSize')!) : null,
+      );
+      const saved = Buffer.from(encode(stripped)).toString('base64');
+      const previous = await services.syncState.get(cacheKey);
+      if (previous?.options?.request === saved) return;
+      const next: CollectionState = {
+        confirmed: { syncKey: 'cache', cursor: 0 },
+        pending: null,
+        options: { request: saved },
+      };
+      await services.syncState.compareAndSet(cacheKey, previous ? latestSyncKey(previous) : null, next);
+    }
+
+    async function syncCollection(
+      request: CollectionRequest,
+      window: number,
+    ): Promise<{ element: WbxmlElement; sentCount: number; significant: boolean }> {
+      const classElement =
+        !atLeast(version, '14.0') && request.className ? AS.Class(request.className) : null;
+      const failed = (status: number, syncKey = request.syncKey) => ({
+        element: AS.Collection(
+          classElement,
+          AS.SyncKey(syncKey),
+          AS.CollectionId(request.collectionId),
+          AS.Status(status),
+        ),
+        sentCount: 0,
+        significant: true,
+      });
+
+      let folder: Folder;
+      try {
+        folder = await services.mailbox.getFolder(user, request.collectionId);
+      } catch (error) {
+        if (error instanceof NotFoundError) return failed(SyncStatus.HierarchyChanged);
+        throw error;
+      }
+      const itemClass = folderClass(folder.type);
+      const key: CollectionKey = { user, deviceId: head.deviceId, collectionId: folder.id };
+      const stored = await services.syncState.get(key);
+      const keyClass = classifySyncKey(stored, request.syncKey);
+      if (keyClass === 'invalid') return failed(SyncStatus.InvalidSyncKey, '0');
+
+      let syncOptions: SyncOptions;
+      try {
+        syncOptions = readSyncOptions(
+          request.options,
+          stored?.options?.sync as SyncOptions | undefined,
+          request.syncKey === '0' ? request.supported : undefined,
+        );
+      } catch (error) {
+        if (error instanceof InvalidOptionsError) return failed(SyncStatus.ProtocolError);
+        throw error;
+      }
+      const storedOptions = { sync: syncOptions as unknown as JsonObject };
+
+      if (keyClass === 'initial') {
+        const next = startOver(stored, { sent: [], cursor: 0, options: storedOptions });
+        const previousKey = stored === null ? null : latestSyncKey(stored);
+        if (!(await services.syncState.compareAndSet(key, previousKey, next))) {
+          return failed(atLeast(version, '14.0') ? SyncStatus.Retry : SyncStatus.ServerError);
+        }
+        return {
+          element: AS.Collection(
+            classElement,
+            AS.SyncKey(next.pending!.syncKey),
+            AS.CollectionId(folder.id),
+            AS.Status(SyncStatus.Success),
+          ),
+          sentCount: 0,
+          significant: true,
+        };
+      }
+
+      const converter = itemClass ? (CONVERTERS[itemClass] as ItemConverter) : undefined;
+      const requestHash = hashCommands(request.commands);
+      const render = async (item: StoredItem): Promise<WbxmlElement[] | undefined> => {
+        if (!converter) return undefined;
+        const convertContext: ConvertContext = {
+          version,
+          options: contentOptions(syncOptions),
+          readBody: (type, truncateBytes) =>
+            services.mailbox.readBody(user, item.id, {
+              type: type as 'plain' | 'html' | 'mime',
+              ...(truncateBytes === undefined ? {} : { truncateBytes }),
+            }),
+        };
+        try {
+          return await converter.toApplicationData(item as never, convertContext);
+        } catch (error) {
+          options.onItemError?.({ user, itemId: item.id, folderId: folder.id, error });
+          return undefined;
+        }
+      };
+
+      // A lost response: the same request again gets the same answer, re-read from the store.
+      if (keyClass === 'repeat') {
+        const snapshot = stored!.pending!.response as unknown as CollectionSnapshot | undefined;
+        if (snapshot && snapshot.requestHash === requestHash) {
+          const commands: WbxmlElement[] = [];
+          for (const change of stored!.pending!.sent) {
+            const element = await renderSent(change);
+            if (element) commands.push(element);
+          }
+          return {
+            element: collectionElement(
+              stored!.pending!.syncKey,
+              snapshot.moreAvailable,
+              commands,
+              snapshot.responses,
+            ),
+            sentCount: commands.length,
+            significant: true,
+          };
+        }
+      }
+
+      async function renderSent(change: SentChange): Promise<WbxmlElement | undefined> {
+        if (change.kind === 'delete' || change.kind === 'soft-delete') {
+          return (change.kind === 'delete' ? AS.Delete : AS.SoftDelete)(AS.ServerId(change.id));
+        }
+        let item: StoredItem;
+        try {
+          item = await services.mailbox.getItem(user, change.id);
+        } catch (error) {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        }
+        const data = await render(item);
+        if (!data) return undefined;
+        return (change.kind === 'add' ? AS.Add : AS.Change)(AS.ServerId(item.id), AS.ApplicationData(data));
+      }
+
+      function collectionElement(
+        syncKey: string,
+        moreAvailable: boolean,
+        commands: WbxmlElement[],
+        responses: ClientResponse[],
+        fetched: Map<string, WbxmlElement[]> = new Map(),
+      ): WbxmlElement {
+        return AS.Collection(
+          classElement,
+          AS.SyncKey(syncKey),
+          AS.CollectionId(folder.id),
+          AS.Status(SyncStatus.Success),
+          moreAvailable ? AS.MoreAvailable() : null,
+          commands.length > 0 ? AS.Commands(commands) : null,
+          responses.length > 0
+            ? AS.Responses(responses.map((response) => responseElement(response, classElement, fetched)))
+            : null,
+        );
+      }
+
+      const base = keyClass === 'confirm-pending' ? confirmPending(stored!) : stored!;
+      const cursorAtStart = base.confirmed.cursor;
+      const responses: ClientResponse[] = [];
+      const fetched = new Map<string, WbxmlElement[]>();
+      const ownModseqs = new Set<Modseq>();
+      const ownElsewhere = ownChangesOf(base);
+      const clientAdds: Record<string, ItemId> = {};
+      const removedByClient: ItemId[] = [];
+
+      // Client commands, in the order they came.
+      if (request.commands) {
+        const addIds = request.commands.all('Add').map((add) => add.textOf('ClientId') ?? '');
+        const alreadyAdded = keyClass === 'repeat' ? resolveClientAdds(stored, addIds).mapped : {};
+        for (const command of request.commands.children) {
+          switch (command.name) {
+            case 'Add':
+              responses.push(await clientAdd(command, alreadyAdded));
+              break;
+            case 'Change': {
+              // A Change is answered only when it failed (MS-ASCMD 2.2.3.24).
+              const response = await clientChange(command);
+              if (response.status !== SyncStatus.Success) responses.push(response);
+              break;
+            }
+            case 'Delete': {
+              const response = await clientDelete(command);
+              if (response.status !== SyncStatus.Success) responses.push(response);
+              break;
+            }
+            case 'Fetch':
+              responses.push(await clientFetch(command));
+              break;
+            default:
+              return failed(SyncStatus.ProtocolError);
+          }
+        }
+      }
+
+      async function clientAdd(
+        command: WbxmlElement,
+        alreadyAdded: Record<string, ItemId>,
+      ): Promise<ClientResponse> {
+        const clientId = command.textOf('ClientId');
+        if (!clientId) return { kind: 'Add', clientId: '', status: SyncStatus.ProtocolError };
+        const mapped = alreadyAdded[clientId];
+        if (mapped !== undefined) {
+          clientAdds[clientId] = mapped;
+          return { kind: 'Add', clientId, serverId: mapped, status: SyncStatus.Success };
+        }
+        const applicationData = command.child('ApplicationData');
+        if (!converter || !applicationData || itemClass === 'Email') {
+          // Email is added by SendMail or, as drafts, in a later release; journal folders hold nothing.
+          return { kind: 'Add', clientId, status: SyncStatus.ConversionError };
+        }
+        try {
+          const parsed = converter.fromApplicationData(applicationData, version);
+          const created = await services.mailbox.createItem(user, folder.id, {
+            class: itemClass,
+            data: withRequiredDefaults(itemClass!, parsed.data),
+          } as never);
+          ownModseqs.add(created.modseq);
+          clientAdds[clientId] = created.id;
+          return { kind: 'Add', clientId, serverId: created.id, status: SyncStatus.Success };
+        } catch (error) {
+          if (error instanceof MalformedItemError) {
+            return { kind: 'Add', clientId, status: SyncStatus.ConversionError };
+          }
+          if (isMailboxArgumentError(error))
+            return { kind: 'Add', clientId, status: SyncStatus.ConversionError };
+          throw error;
+        }
+      }
+
+      async function ownItem(serverId: string): Promise<StoredItem | undefined> {
+        try {
+          const item = await services.mailbox.getItem(user, serverId);
+          return item.folderId === folder.id ? item : undefined;
+        } catch (error) {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        }
+      }
+
+      async function clientChange(command: WbxmlElement): Promise<ClientResponse> {
+        const serverId = command.textOf('ServerId') ?? '';
+        const item = await ownItem(serverId);
+        if (!item) return { kind: 'Change', serverId, status: SyncStatus.ObjectNotFound };
+        const applicationData = command.child('ApplicationData');
+        if (!converter || !applicationData)
+          return { kind: 'Change', serverId, status: SyncStatus.ProtocolError };
+        if (item.modseq > cursorAtStart && syncOptions.conflict === 1) {
+          // Changed on the server since the device last synced, and the server wins: the device gets the
+          // server's version among the changes below.
+          return { kind: 'Change', serverId, status: SyncStatus.Conflict };
+        }
+        let parsed: ReturnType<ItemConverter['fromApplicationData']>;
+        try {
+          parsed = converter.fromApplicationData(applicationData, version);
+        } catch (error) {
+          if (error instanceof MalformedItemError)
+            return { kind: 'Change', serverId, status: SyncStatus.ConversionError };
+          throw error;
+        }
+        try {
+          let updated: StoredItem;
+          if (item.class === 'Email') {
+            updated = item;
+            const data = parsed.data as { read?: boolean; flag?: unknown; categories?: string[] };
+            if (parsed.present.has('read' as never) && data.read !== undefined) {
+              updated = await services.mailbox.setReadState(user, item.id, data.read);
+              ownModseqs.add(updated.modseq);
+            }
+            if (parsed.present.has('flag' as never)) {
+              updated = await services.mailbox.setFlag(user, item.id, data.flag as never);
+              ownModseqs.add(updated.modseq);
+            }
+            if (parsed.present.has('categories' as never)) {
+              updated = await services.mailbox.updateItem(user, item.id, {
+                class: 'Email',
+                data: { categories: data.categories ?? [] },
+              });
+              ownModseqs.add(updated.modseq);
+            }
+          } else {
+            const patch: Record<string, unknown> = { ...parsed.data };
+            for (const field of erasedFields(item, parsed.present, converter)) patch[field] = undefined;
+            updated = await services.mailbox.updateItem(user, item.id, {
+              class: item.class,
+              data: patch,
+            } as never);
+            ownModseqs.add(updated.modseq);
+          }
+          return { kind: 'Change', serverId, status: SyncStatus.Success };
+        } catch (error) {
+          if (isMailboxArgumentError(error))
+            return { kind: 'Change', serverId, status: SyncStatus.ConversionError };
+          throw error;
+        }
+      }
+
+      function erasedFields(
+        item: StoredItem,
+        present: ReadonlySet<string>,
+        itemConverter: ItemConverter,
+      ): string[] {
+        // Ghosting (MS-ASCMD Supported): with a Supported list, only the listed properties may be erased by
+        // leaving them out; without one, every property the device could have sent counts as sent.
+        const candidates = syncOptions.supported
+          ? syncOptions.supported
+              .map((tag) => {
+                const colon = tag.indexOf(':');
+                return itemConverter.fieldOfTag(tag.slice(0, colon), tag.slice(colon + 1)) as
+                  | string
+                  | undefined;
+              })
+              .filter((field): field is string => field !== undefined)
+          : Object.keys(item.data);
+        return candidates.filter(
+          (field) => !present.has(field) && !SERVER_OWNED.has(field) && field in item.data,
+        );
+      }
+
+      async function clientDelete(command: WbxmlElement): Promise<ClientResponse> {
+        const serverId = command.textOf('ServerId') ?? '';
+        const item = await ownItem(serverId);
+        if (!item) return { kind: 'Delete', serverId, status: SyncStatus.ObjectNotFound };
+        removedByClient.push(item.id);
+        if (request.deletesAsMoves && item.class === 'Email' && folder.type !== FolderType.DeletedItems) {
+          const trash = (await services.mailbox.listFolders(user)).find(
+            (candidate) => candidate.type === FolderType.DeletedItems,
+          );
+          if (trash) {
+            const moved = await services.mailbox.moveItem(user, item.id, trash.id);
+            ownModseqs.add(moved.modseq);
+            return { kind: 'Delete', serverId, status: SyncStatus.Success };
+          }
+        }
+        const { modseq } = await services.mailbox.deleteItem(user, item.id);
+        ownModseqs.add(modseq);
+        return { kind: 'Delete', serverId, status: SyncStatus.Success };
+      }
+
+      async function clientFetch(command: WbxmlElement): Promise<ClientResponse> {
+        const serverId = command.textOf('ServerId') ?? '';
+        const item = await ownItem(serverId);
+        if (!item) return { kind: 'Fetch', serverId, status: SyncStatus.ObjectNotFound };
+        const data = await render(item);
+        if (!data) return { kind: 'Fetch', serverId, status: SyncStatus.ConversionError };
+        fetched.set(serverId, data);
+        return { kind: 'Fetch', serverId, status: SyncStatus.Success };
+      }
+
+      // Server changes since the device's cursor, within the window and the time budget.
+      const commands: WbxmlElement[] = [];
+      const sent: SentChange[] = [];
+      let cursor = cursorAtStart;
+      let moreAvailable = false;
+      const getChanges = request.getChanges ?? true;
+      if (getChanges && converter && window > 0) {
+        const cutoff = filterCutoff(syncOptions.filterType, now());
+        const inWindow = (item: StoredItem): boolean => filterAllows(item, cutoff, syncOptions.filterType);
+        let rounds = 0;
+        outer: while (rounds++ < 50) {
+          const page = await services.mailbox.changes(
+            user,
+            folder.id,
+            cursor,
+            Math.max(window - sent.length, 1),
+          );
+          let consumed = 0;
+          for (const change of page.changes) {
+            // At least one item per response, so a slow item cannot stall the device forever.
+            if (sent.length >= window || (sent.length > 0 && Date.now() - started > timeBudgetMs)) {
+              moreAvailable = true;
+              if (consumed > 0) cursor = page.changes[consumed - 1]!.modseq;
+              break outer;
+            }
+            consumed++;
+            const element = await renderChange(change, inWindow);
+            if (element) {
+              commands.push(element.element);
+              sent.push(element.sent);
+            }
+          }
+          cursor = page.nextModseq;
+          if (!page.more) break;
+          if (sent.length >= window) {
+            moreAvailable = true;
+            break;
+          }
+        }
+        if (rounds > 50) moreAvailable = true;
+      }
+
+      async function renderChange(
+        change: ItemChange,
+        inWindow: (item: StoredItem) => boolean,
+      ): Promise<{ element: WbxmlElement; sent: SentChange } | undefined> {
+        if (ownModseqs.has(change.modseq) || ownElsewhere.has(`${change.itemId}@${change.modseq}`))
+          return undefined;
+        if (change.kind === 'delete') {
+          return {
+            element: AS.Delete(AS.ServerId(change.itemId)),
+            sent: { id: change.itemId, kind: 'delete' },
+          };
+        }
+        if (!inWindow(change.item)) return undefined;
+        const data = await render(change.item);
+        if (!data) return undefined;
+        const make = change.kind === 'add' ? AS.Add : AS.Change;
+        return {
+          element: make(AS.ServerId(change.itemId), AS.ApplicationData(data)),
+          sent: { id: change.itemId, kind: change.kind },
+        };
+      }
+
+      // A request that carried commands always gets a new key, as clients expect.
+      const nothingNew = sent.length === 0 && request.commands === undefined;
+      if (nothingNew && keyClass !== 'repeat') {
+        // The device keeps its key; the cursor may still move past changes it does not need (filtered ones).
+        if (
+          cursor !== base.confirmed.cursor ||
+          keyClass === 'confirm-pending' ||
+          optionsChanged(stored!, storedOptions)
+        ) {
+          const next: CollectionState = {
+            ...base,
+            confirmed: { ...base.confirmed, cursor },
+            options: storedOptions,
+          };
+          await services.syncState.compareAndSet(key, latestSyncKey(stored!), next);
+        }
+        return {
+          element: collectionElement(base.confirmed.syncKey, moreAvailable, [], []),
+          sentCount: 0,
+          significant: moreAvailable,
+        };
+      }
+
+      const snapshot: CollectionSnapshot = { requestHash, responses, moreAvailable };
+      const next = issuePending(base, {
+        sent,
+        clientAdds,
+        removedByClient,
+        cursor,
+        response: snapshot as unknown as JsonValue,
+        options: storedOptions,
+      });
+      if (!(await services.syncState.compareAndSet(key, latestSyncKey(stored!), next))) {
+        return failed(atLeast(version, '14.0') ? SyncStatus.Retry : SyncStatus.ServerError);
+      }
+      return {
+        element: collectionElement(next.pending!.syncKey, moreAvailable, commands, responses, fetched),
+        sentCount: sent.length,
+        significant: true,
+      };
+    }
+  };
+}
+
+function responseElement(
+  response: ClientResponse,
+  classElement: WbxmlElement | null,
+  fetched: ReadonlyMap<string, WbxmlElement[]>,
+): WbxmlElement {
+  switch (response.kind) {
+    case 'Add':
+      return AS.Add(
+        classElement,
+        AS.ClientId(response.clientId),
+        response.serverId === undefined ? null : AS.ServerId(response.serverId),
+        AS.Status(response.status),
+      );
+    case 'Change':
+      return AS.Change(AS.ServerId(response.serverId), AS.Status(response.status));
+    case 'Delete':
+      return AS.Delete(AS.ServerId(response.serverId), AS.Status(response.status));
+    case 'Fetch': {
+      const data = fetched.get(response.serverId);
+      return AS.Fetch(
+        AS.ServerId(response.serverId),
+        AS.Status(response.status),
+        data ? AS.ApplicationData(data) : null,
+      );
+    }
+  }
+}
+
+function optionsChanged(stored: CollectionState, options: JsonObject): boolean {
+  return JSON.stringify(stored.options) !== JSON.stringify(options);
+}
+
+function isMailboxArgumentError(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'INVALID_ARGUMENT'
+  );
+}
+
+function filterAllows(item: StoredItem, cutoff: Date | undefined, filterType: number): boolean {
+  switch (item.class) {
+    case 'Email':
+      return cutoff === undefined || item.data.dateReceived >= cutoff;
+    case 'Calendar': {
+      if (cutoff === undefined) return true;
+      if (item.data.endTime >= cutoff) return true;
+      const recurrence = item.data.recurrence;
+      return recurrence !== undefined && (recurrence.until === undefined || recurrence.until >= cutoff);
+    }
+    case 'Tasks':
+      return filterType !== 8 || !item.data.complete;
+    default:
+      return true;
+  }
+}
+
+/** Fills the fields a model requires when a client's item leaves them out. */
+function withRequiredDefaults(itemClass: ItemClass, data: Record<string, unknown>): Record<string, unknown> {
+  switch (itemClass) {
+    case 'Calendar': {
+      const start = (data.startTime as Date | undefined) ?? new Date();
+      return { ...data, startTime: start, endTime: (data.endTime as Date | undefined) ?? start };
+    }
+    case 'Tasks':
+      return { ...data, complete: (data.complete as boolean | undefined) ?? false };
+    default:
+      return data;
+  }
+}
+
+function topStatus(status: number): EasCommandResult {
+  return { kind: 'wbxml', body: AS.Sync(AS.Status(status)) };
+}
+
+export type { ProtocolVersion };
