@@ -339,3 +339,49 @@ describe('Sync time budget', () => {
     expect(ids.size).toBe(3);
   });
 });
+
+describe('a broken item never wedges a device', () => {
+  const quarantined: string[] = [];
+  const server = new TestServer({ onItemQuarantined: (info) => quarantined.push(info.itemId) });
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('narrows a response the device keeps failing on down to one item and leaves that item out', async () => {
+    const inbox = server.folders.get('alice:Inbox')!.id;
+    const ids: string[] = [];
+    for (let index = 0; index < 8; index++) {
+      const item = await server.mailbox.createItem(ALICE, inbox, {
+        class: 'Email',
+        data: {
+          mime: mime(`M${index}`, 'x'),
+          dateReceived: new Date(),
+          read: false,
+          messageClass: 'IPM.Note',
+        },
+      });
+      ids.push(item.id);
+    }
+    const poison = ids[5]!;
+    const device = server.device('alice', 'crashy');
+    let key = (await sync(device, inbox, '0')).syncKey!;
+    const received = new Set<string>();
+    let failures = 0;
+    for (let round = 0; round < 40; round++) {
+      const reply = await sync(device, inbox, key, [AS.WindowSize(8)]);
+      if (reply.empty) break;
+      const got = reply.adds.map((add) => add.textOf('ServerId')!);
+      if (got.includes(poison)) {
+        // The client crashes on this message: it never stores the new key and asks again with the old one.
+        failures++;
+        continue;
+      }
+      for (const id of got) received.add(id);
+      key = reply.syncKey!;
+      if (!reply.moreAvailable && got.length === 0) break;
+    }
+    expect(quarantined).toEqual([poison]);
+    expect([...received].sort()).toEqual(ids.filter((id) => id !== poison).sort());
+    expect(failures).toBeGreaterThan(2);
+    expect(failures).toBeLessThan(20);
+  });
+});

@@ -65,6 +65,16 @@ export interface SyncCommandOptions {
   readonly timeBudgetMs?: number;
   /** Called for an item that could not be rendered; the item is left out of the response. */
   readonly onItemError?: (info: { user: UserId; itemId: ItemId; folderId: string; error: unknown }) => void;
+  /**
+   * Called when an item is left out of a device's sync for good: the device kept failing on the response
+   * that held it (it repeated its key again and again), and narrowing the window singled it out.
+   */
+  readonly onItemQuarantined?: (info: {
+    user: UserId;
+    deviceId: string;
+    folderId: string;
+    itemId: ItemId;
+  }) => void;
   /** Clock for filter windows (tests). */
   readonly now?: () => number;
 }
@@ -95,6 +105,10 @@ type ClientResponse =
 
 interface CollectionSnapshot {
   requestHash: string;
+  /** How often the device presented the key this response answered again (it never confirmed it). */
+  attempts?: number;
+  /** The window the response was built with. */
+  window?: number;
   responses: ClientResponse[];
   moreAvailable: boolean;
 }
@@ -269,10 +283,14 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         if (error instanceof InvalidOptionsError) return failed(SyncStatus.ProtocolError);
         throw error;
       }
-      const storedOptions = { sync: syncOptions as unknown as JsonObject };
+      // Items this device failed on again and again; they stay out of its sync of this folder.
+      const quarantined = new Set((stored?.options?.quarantined as string[] | undefined) ?? []);
+      const storedOptions: JsonObject = { sync: syncOptions as unknown as JsonObject };
+      const withQuarantine = (): JsonObject =>
+        quarantined.size > 0 ? { ...storedOptions, quarantined: [...quarantined] } : storedOptions;
 
       if (keyClass === 'initial') {
-        const next = startOver(stored, { sent: [], cursor: 0, options: storedOptions });
+        const next = startOver(stored, { sent: [], cursor: 0, options: withQuarantine() });
         const previousKey = stored === null ? null : latestSyncKey(stored);
         if (!(await services.syncState.compareAndSet(key, previousKey, next))) {
           return failed(atLeast(version, '14.0') ? SyncStatus.Retry : SyncStatus.ServerError);
@@ -310,10 +328,44 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         }
       };
 
-      // A lost response: the same request again gets the same answer, re-read from the store.
+      // The same request again after the response was not confirmed. Once, it is a lost response: the same
+      // answer again, re-read from the store. Again and again, the response itself is the suspect (it crashed
+      // the client or timed out): the window halves until one item remains, and that item is left out.
+      let carried:
+        | { responses: ClientResponse[]; clientAdds: Record<string, ItemId>; removed: ItemId[] }
+        | undefined;
+      let forcedWindow: number | undefined;
       if (keyClass === 'repeat') {
-        const snapshot = stored!.pending!.response as unknown as CollectionSnapshot | undefined;
-        if (snapshot && snapshot.requestHash === requestHash) {
+        const pending = stored!.pending!;
+        const snapshot = pending.response as unknown as CollectionSnapshot | undefined;
+        const attempts = (snapshot?.attempts ?? 0) + 1;
+        const serverItems = pending.sent.filter(
+          (change) => change.kind === 'add' || change.kind === 'change',
+        );
+        if (snapshot && snapshot.requestHash === requestHash && attempts >= 2 && serverItems.length > 0) {
+          carried = {
+            responses: snapshot.responses,
+            clientAdds: { ...pending.clientAdds },
+            removed: [...(pending.removedByClient ?? [])],
+          };
+          if (serverItems.length > 1) {
+            forcedWindow = Math.ceil(pending.sent.length / 2);
+          } else {
+            const culprit = serverItems[0]!.id;
+            quarantined.add(culprit);
+            options.onItemQuarantined?.({
+              user,
+              deviceId: head.deviceId,
+              folderId: folder.id,
+              itemId: culprit,
+            });
+            forcedWindow = snapshot.window ?? window;
+          }
+        } else if (snapshot && snapshot.requestHash === requestHash) {
+          await services.syncState.compareAndSet(key, latestSyncKey(stored!), {
+            ...stored!,
+            pending: { ...pending, response: { ...snapshot, attempts } as unknown as JsonValue },
+          });
           const commands: WbxmlElement[] = [];
           for (const change of stored!.pending!.sent) {
             const element = await renderSent(change);
@@ -369,16 +421,18 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       }
 
       const base = keyClass === 'confirm-pending' ? confirmPending(stored!) : stored!;
+      if (forcedWindow !== undefined) window = Math.min(window, forcedWindow);
       const cursorAtStart = base.confirmed.cursor;
       const responses: ClientResponse[] = [];
       const fetched = new Map<string, WbxmlElement[]>();
       const ownModseqs = new Set<Modseq>();
       const ownElsewhere = ownChangesOf(base);
-      const clientAdds: Record<string, ItemId> = {};
-      const removedByClient: ItemId[] = [];
+      const clientAdds: Record<string, ItemId> = { ...carried?.clientAdds };
+      const removedByClient: ItemId[] = [...(carried?.removed ?? [])];
+      if (carried) responses.push(...carried.responses);
 
-      // Client commands, in the order they came.
-      if (request.commands) {
+      // Client commands, in the order they came (already applied when a suspect response is being narrowed).
+      if (request.commands && !carried) {
         const addIds = request.commands.all('Add').map((add) => add.textOf('ClientId') ?? '');
         const alreadyAdded = keyClass === 'repeat' ? resolveClientAdds(stored, addIds).mapped : {};
         for (const command of request.commands.children) {
@@ -606,6 +660,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         change: ItemChange,
         inWindow: (item: StoredItem) => boolean,
       ): Promise<{ element: WbxmlElement; sent: SentChange } | undefined> {
+        if (quarantined.has(change.itemId)) return undefined;
         if (ownModseqs.has(change.modseq) || ownElsewhere.has(`${change.itemId}@${change.modseq}`))
           return undefined;
         if (change.kind === 'delete') {
@@ -631,12 +686,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         if (
           cursor !== base.confirmed.cursor ||
           keyClass === 'confirm-pending' ||
-          optionsChanged(stored!, storedOptions)
+          optionsChanged(stored!, withQuarantine())
         ) {
           const next: CollectionState = {
             ...base,
             confirmed: { ...base.confirmed, cursor },
-            options: storedOptions,
+            options: withQuarantine(),
           };
           await services.syncState.compareAndSet(key, latestSyncKey(stored!), next);
         }
@@ -647,14 +702,14 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         };
       }
 
-      const snapshot: CollectionSnapshot = { requestHash, responses, moreAvailable };
+      const snapshot: CollectionSnapshot = { requestHash, responses, moreAvailable, window };
       const next = issuePending(base, {
         sent,
         clientAdds,
         removedByClient,
         cursor,
         response: snapshot as unknown as JsonValue,
-        options: storedOptions,
+        options: withQuarantine(),
       });
       if (!(await services.syncState.compareAndSet(key, latestSyncKey(stored!), next))) {
         return failed(atLeast(version, '14.0') ? SyncStatus.Retry : SyncStatus.ServerError);
