@@ -34,7 +34,7 @@ function now() {
  * paths), then takes `samples` samples; each sample repeats the call enough times to last at least
  * `minSampleMs`, so small inputs are not lost in timer resolution.
  */
-export function timeCall(fn, { warmupMs = 400, samples = 15, minSampleMs = 25 } = {}) {
+export function timeCall(fn, { warmupMs = 400, samples = 9, minSampleMs = 100 } = {}) {
   let calls = 0;
   const warmupStart = now();
   while (calls < 3 || now() - warmupStart < warmupMs) {

@@ -1,4 +1,4 @@
-import { type Namespace, namespaceFromXml, tagByName } from './codepages.js';
+import { type Namespace, namespaceFromXml, type TagInfo, tagByName } from './codepages.js';
 import { WbxmlError } from './errors.js';
 import { resolveLimits, type WbxmlLimits } from './limits.js';
 import { WbxmlElement } from './tree.js';
@@ -22,47 +22,51 @@ export function toXml(root: WbxmlElement, options: ToXmlOptions = {}): string {
   const indent = options.indent ?? 2;
   const used = new Set<Namespace>();
   collectNamespaces(root, used);
-  used.delete(root.namespace);
-  const declarations = [` xmlns="${root.namespace}"`];
-  for (const namespace of used) declarations.push(` xmlns:${namespace.toLowerCase()}="${namespace}"`);
+  const rootNamespace = root.namespace;
+  used.delete(rootNamespace);
+  let declarations = ` xmlns="${rootNamespace}"`;
+  for (const namespace of used) declarations += ` xmlns:${namespace.toLowerCase()}="${namespace}"`;
 
-  const parts: string[] = [];
-  if (options.declaration) parts.push('<?xml version="1.0" encoding="utf-8"?>', indent > 0 ? '\n' : '');
+  // The name each tag is written with, made once per tag; and the line break plus indentation of each level.
+  const names = new Map<TagInfo, string>();
+  const nameOf = (tag: TagInfo): string => {
+    let name = names.get(tag);
+    if (name === undefined) {
+      name = tag.namespace === rootNamespace ? tag.name : `${tag.namespace.toLowerCase()}:${tag.name}`;
+      names.set(tag, name);
+    }
+    return name;
+  };
+  const pads: string[] = ['\n'];
+  const padOf = (level: number): string => {
+    while (pads.length <= level) pads.push(`\n${' '.repeat(indent * pads.length)}`);
+    return pads[level]!;
+  };
+
+  // Appending to one string lets V8 build a rope and copy it once at the end; with many thousands of small
+  // pieces that is faster than collecting them in an array for join.
+  let out = options.declaration ? `<?xml version="1.0" encoding="utf-8"?>${indent > 0 ? '\n' : ''}` : '';
   const write = (element: WbxmlElement, level: number, attributes: string): void => {
-    const name =
-      element.namespace === root.namespace
-        ? element.name
-        : `${element.namespace.toLowerCase()}:${element.name}`;
-    const pad = indent > 0 ? ' '.repeat(indent * level) : '';
+    const name = nameOf(element.tag);
     const content = element.content;
     if (typeof content === 'string') {
-      parts.push(pad, '<', name, attributes, '>', escapeText(content), '</', name, '>');
+      out += `<${name}${attributes}>${escapeText(content)}</${name}>`;
     } else if (content instanceof Uint8Array) {
-      parts.push(
-        pad,
-        '<',
-        name,
-        attributes,
-        ` ${OPAQUE_ATTRIBUTE}="base64">`,
-        toBase64(content),
-        '</',
-        name,
-        '>',
-      );
+      out += `<${name}${attributes} ${OPAQUE_ATTRIBUTE}="base64">${toBase64(content)}</${name}>`;
     } else if (content.length === 0) {
-      parts.push(pad, '<', name, attributes, '/>');
+      out += `<${name}${attributes}/>`;
     } else {
-      parts.push(pad, '<', name, attributes, '>');
-      for (const child of content) {
-        if (indent > 0) parts.push('\n');
-        write(child, level + 1, '');
+      out += `<${name}${attributes}>`;
+      const childPad = indent > 0 ? padOf(level + 1) : '';
+      for (let i = 0; i < content.length; i++) {
+        out += childPad;
+        write(content[i]!, level + 1, '');
       }
-      if (indent > 0) parts.push('\n', pad);
-      parts.push('</', name, '>');
+      out += `${indent > 0 ? padOf(level) : ''}</${name}>`;
     }
   };
-  write(root, 0, declarations.join(''));
-  return parts.join('');
+  write(root, 0, declarations); // the root carries the namespace declarations
+  return out;
 }
 
 function collectNamespaces(element: WbxmlElement, into: Set<Namespace>): void {
@@ -71,22 +75,36 @@ function collectNamespaces(element: WbxmlElement, into: Set<Namespace>): void {
   if (Array.isArray(content)) for (const child of content) collectNamespaces(child, into);
 }
 
+/** True for the characters `escapeText` writes as references. */
+function needsEscape(code: number): boolean {
+  if (code < 0x20) return code !== 0x09 && code !== 0x0a;
+  return code === 0x26 || code === 0x3c || code === 0x3e || code === 0xfffe || code === 0xffff;
+}
+
 function escapeText(text: string): string {
   // Escape markup, keep CR and other control characters visible as character references so any XML
-  // reader gets the exact string back.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped
-  return text.replace(/[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, (ch) => {
-    switch (ch) {
-      case '&':
-        return '&amp;';
-      case '<':
-        return '&lt;';
-      case '>':
-        return '&gt;';
-      default:
-        return `&#x${ch.charCodeAt(0).toString(16).toUpperCase()};`;
-    }
-  });
+  // reader gets the exact string back. Most strings need nothing: scan first, copy only when needed.
+  const length = text.length;
+  let i = 0;
+  while (i < length && !needsEscape(text.charCodeAt(i))) i++;
+  if (i === length) return text;
+  let out = '';
+  let from = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (!needsEscape(code)) continue;
+    if (i > from) out += text.slice(from, i);
+    out +=
+      code === 0x26
+        ? '&amp;'
+        : code === 0x3c
+          ? '&lt;'
+          : code === 0x3e
+            ? '&gt;'
+            : `&#x${code.toString(16).toUpperCase()};`;
+    from = i + 1;
+  }
+  return from < length ? out + text.slice(from) : out;
 }
 
 function toBase64(bytes: Uint8Array): string {
