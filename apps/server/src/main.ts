@@ -22,7 +22,17 @@ async function main(): Promise<void> {
     config,
     mailbox,
     passwords,
-    commands: createEasCommands({ mailbox, syncState }),
+    commands: createEasCommands(
+      { mailbox, syncState },
+      {
+        sync: {
+          onItemError: ({ user, itemId, folderId, error }) =>
+            logger.warn({ user, itemId, folderId, err: error }, 'item could not be converted; left out'),
+          onItemQuarantined: (info) =>
+            logger.error(info, 'device kept failing on this item; it is left out of the device sync'),
+        },
+      },
+    ),
     logger,
     defaultDomain: 'easkit.test',
   });
