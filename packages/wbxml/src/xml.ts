@@ -136,12 +136,23 @@ interface OpenElement {
   textOffset: number;
 }
 
-const NAME_START = /[A-Za-z_:]/;
-const NAME_CHAR = /[A-Za-z0-9_:.-]/;
+/** `[A-Za-z_:]`: the characters an element or attribute name may start with here. */
+function isNameStart(code: number): boolean {
+  const lower = code | 0x20;
+  return (lower >= 0x61 && lower <= 0x7a) || code === 0x5f || code === 0x3a;
+}
+
+/** `[A-Za-z0-9_:.-]`: the characters a name may continue with. */
+function isNameChar(code: number): boolean {
+  return isNameStart(code) || (code >= 0x30 && code <= 0x39) || code === 0x2e || code === 0x2d;
+}
 
 class XmlParser {
   private pos = 0;
   private nodes = 0;
+  // Tags already resolved in this document, by namespace URI and then by the name as written (prefix
+  // included): the answer depends on nothing else, and most names repeat many times.
+  private readonly tagCache = new Map<string, Map<string, TagInfo>>();
 
   constructor(
     private readonly xml: string,
@@ -215,9 +226,9 @@ class XmlParser {
   private readName(): string {
     const xml = this.xml;
     const start = this.pos;
-    if (!NAME_START.test(xml[start] ?? '')) this.fail('expected a name');
+    if (start >= xml.length || !isNameStart(xml.charCodeAt(start))) this.fail('expected a name');
     let i = start + 1;
-    while (i < xml.length && NAME_CHAR.test(xml[i]!)) i++;
+    while (i < xml.length && isNameChar(xml.charCodeAt(i))) i++;
     this.pos = i;
     return xml.slice(start, i);
   }
@@ -235,12 +246,19 @@ class XmlParser {
         if (next === '/') {
           const closeOffset = this.pos;
           this.pos += 2;
-          const name = this.readName();
+          const top = stack[stack.length - 1];
+          // Compare the end tag with the open element's name in place; read it only to report a mismatch.
+          const end = this.pos + (top?.qname.length ?? 0);
+          if (top && xml.startsWith(top.qname, this.pos) && !isNameChar(xml.charCodeAt(end))) {
+            this.pos = end;
+          } else {
+            const name = this.readName();
+            this.fail(`end tag </${name}> does not match`, closeOffset);
+          }
           this.skipSpaces();
           if (xml[this.pos] !== '>') this.fail('expected ">" to close the end tag');
           this.pos++;
-          const open = stack.pop();
-          if (!open || open.qname !== name) this.fail(`end tag </${name}> does not match`, closeOffset);
+          const open = stack.pop()!;
           this.finish(open);
           if (stack.length === 0) root = open.element;
           else this.attach(stack[stack.length - 1]!, open.element, closeOffset);
@@ -339,7 +357,6 @@ class XmlParser {
     }
     const colon = qname.indexOf(':');
     const prefix = colon < 0 ? '' : qname.slice(0, colon);
-    const local = colon < 0 ? qname : qname.slice(colon + 1);
     const uri = namespaces.get(prefix);
     if (uri === undefined) {
       this.fail(
@@ -347,10 +364,20 @@ class XmlParser {
         offset,
       );
     }
-    const namespace = namespaceFromXml(uri);
-    if (!namespace) throw new WbxmlError('unknown-tag', offset, `unknown namespace ${uri}`);
-    const tag = tagByName(namespace, local);
-    if (!tag) throw new WbxmlError('unknown-tag', offset, `unknown tag ${namespace}:${local}`);
+    let known = this.tagCache.get(uri);
+    if (known === undefined) {
+      known = new Map();
+      this.tagCache.set(uri, known);
+    }
+    let tag = known.get(qname);
+    if (tag === undefined) {
+      const namespace = namespaceFromXml(uri);
+      if (!namespace) throw new WbxmlError('unknown-tag', offset, `unknown namespace ${uri}`);
+      const local = colon < 0 ? qname : qname.slice(colon + 1);
+      tag = tagByName(namespace, local);
+      if (!tag) throw new WbxmlError('unknown-tag', offset, `unknown tag ${namespace}:${local}`);
+      known.set(qname, tag);
+    }
     if (++this.nodes > this.limits.maxNodes) {
       throw new WbxmlError('limit-nodes', offset, `more than ${this.limits.maxNodes} elements`);
     }
