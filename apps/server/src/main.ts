@@ -37,11 +37,11 @@ async function main(): Promise<void> {
     defaultDomain: 'easkit.test',
   });
   if (config.demoPassword === undefined) {
-    console.log(
-      `demo account: ${demo.primarySmtpAddress} password: ${password} (set EASKIT_DEMO_PASSWORD to choose one)`,
+    process.stdout.write(
+      `demo account: ${demo.primarySmtpAddress} password: ${password} (set EASKIT_DEMO_PASSWORD to choose one)\n`,
     );
   }
-  console.log(`easkit listening on ${running.url}/Microsoft-Server-ActiveSync (in-memory store)`);
+  process.stdout.write(`easkit listening on ${running.url}/Microsoft-Server-ActiveSync (in-memory store)\n`);
 
   const stop = () => {
     running.close().then(
