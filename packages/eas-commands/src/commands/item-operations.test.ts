@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAllWithLibwbxml, STANDARD_FOLDERS, USERS } from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
+import type { EasRequestHead } from '../http/request.js';
 import { createEasCommands } from './index.js';
 import {
   encodeMultiPart,
@@ -302,6 +303,22 @@ describe('ItemOperations over HTTP', () => {
         expect(fetch.intOf('Status')).toBe(Status.Success);
         expect(fetch.child('Properties')!.child('AirSyncBase:Body')!.intOf('Type')).toBe(2);
       }
+    });
+
+    it('fetches items of the other classes with their class name', async () => {
+      const notes = endpoint.folders.get('alice:Notes')!.id;
+      const note = await endpoint.mailbox.createItem(ALICE, notes, {
+        class: 'Notes',
+        data: { subject: 'Shopping', body: { type: 'plain', data: 'milk, bread' } },
+      });
+      const fetch = only(
+        await endpoint.send(IO.ItemOperations(fetchById(notes, note.id, ASB.BodyPreference(ASB.Type(1))))),
+      );
+      expect(fetch.intOf('Status')).toBe(Status.Success);
+      expect(fetch.textOf('Class')).toBe('Notes');
+      const properties = fetch.child('Properties')!;
+      expect(properties.textOf('Notes:Subject')).toBe('Shopping');
+      expect(properties.child('AirSyncBase:Body')!.textOf('Data')).toBe('milk, bread');
     });
   });
 
@@ -641,5 +658,71 @@ describe('multipart and range helpers', () => {
     expect(parseRange('9-1', 100)).toBeUndefined();
     expect(parseRange('1-', 100)).toBeUndefined();
     expect(parseRange('0-0', 0)).toBeUndefined();
+  });
+});
+
+describe('ItemOperations failures inside the server', () => {
+  /** A store that cannot read one item's body and fails outright on another item. */
+  class BrokenStore extends MemoryMailboxStore {
+    unreadable = '';
+    failing = '';
+    override async readBody(...args: Parameters<MemoryMailboxStore['readBody']>) {
+      if (args[1] === this.unreadable) throw new Error('body storage unavailable');
+      return super.readBody(...args);
+    }
+    override async getItem(...args: Parameters<MemoryMailboxStore['getItem']>) {
+      if (args[1] === this.failing) throw new Error('database down');
+      return super.getItem(...args);
+    }
+  }
+
+  it('answers Status 14 for an item that cannot be converted and 3 for a store failure, and goes on', async () => {
+    const mailbox = new BrokenStore();
+    await mailbox.createUser({ id: ALICE, primarySmtpAddress: ALICE });
+    const inbox = await mailbox.createFolder(ALICE, {
+      parentId: ROOT_FOLDER_ID,
+      displayName: 'Inbox',
+      type: FolderType.Inbox,
+    });
+    const create = async (subject: string) =>
+      (
+        await mailbox.createItem(ALICE, inbox.id, {
+          class: 'Email',
+          data: {
+            mime: mimeWithAttachment(subject),
+            dateReceived: new Date(),
+            read: false,
+            messageClass: 'IPM.Note',
+          },
+        })
+      ).id;
+    mailbox.unreadable = await create('unreadable');
+    mailbox.failing = await create('failing');
+    const healthy = await create('healthy');
+    const errors: string[] = [];
+    const handler = itemOperationsCommand(
+      { mailbox, syncState: new MemorySyncStateStore() },
+      { onError: (info) => errors.push(`${info.operation}: ${(info.error as Error).message}`) },
+    );
+    const head = { protocolVersion: '14.1', acceptMultiPart: false, deviceId: 'direct' } as EasRequestHead;
+    const result = await handler({
+      identity: { userId: ALICE, addresses: [ALICE] },
+      head,
+      body: IO.ItemOperations(
+        fetchById(inbox.id, mailbox.unreadable),
+        fetchById(inbox.id, mailbox.failing),
+        fetchById(inbox.id, healthy),
+      ),
+      rawBody: new Uint8Array(),
+    });
+    expect(result.kind).toBe('wbxml');
+    const answers = (result as { body: WbxmlElement }).body.child('Response')!.all('Fetch');
+    expect(answers.map((answer) => answer.intOf('Status'))).toEqual([
+      Status.ConversionFailed,
+      Status.ServerError,
+      Status.Success,
+    ]);
+    expect(answers[1]!.textOf('ServerId')).toBe(mailbox.failing);
+    expect(errors).toEqual(['Fetch: body storage unavailable', 'Fetch: database down']);
   });
 });
