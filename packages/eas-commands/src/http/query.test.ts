@@ -131,3 +131,17 @@ describe('parseEasQuery: base64 form (MS-ASHTTP 2.2.1.1.1.1)', () => {
     );
   });
 });
+
+describe('parseEasQuery: base64 padding', () => {
+  it('reads a base64 query that ends in = padding as the base64 form', () => {
+    for (const deviceId of ['a', 'ab', 'abc', 'abcd']) {
+      const bytes = Buffer.concat([
+        Buffer.from([141, 0, 9, 4, deviceId.length]),
+        Buffer.from(deviceId),
+        Buffer.from([0, 1, 0x50]),
+      ]);
+      const query = parseEasQuery(bytes.toString('base64'));
+      expect(query).toMatchObject({ form: 'base64', command: 'Sync', deviceId, deviceType: 'P' });
+    }
+  });
+});

@@ -38,12 +38,14 @@ const MAX_QUERY_LENGTH = 4096;
 const MAX_DEVICE_ID_LENGTH = 128;
 
 /**
- * Parses the query part of an EAS request URI (without the leading `?`). A query containing `=` or `&` is the
- * plain form; otherwise it is the base64 form. Throws `EasHttpError` 400 when it is neither.
+ * Parses the query part of an EAS request URI (without the leading `?`). A query of `name=value` pairs is the
+ * plain form; otherwise it is the base64 form (which may end in `=` padding). Throws `EasHttpError` 400 when it is neither.
  */
 export function parseEasQuery(query: string): EasQuery {
   if (query.length > MAX_QUERY_LENGTH) throw new EasHttpError(400, 'query string too long');
-  return query.includes('=') || query.includes('&') ? parsePlainQuery(query) : parseBase64Query(query);
+  // Base64 queries may end in '=' padding, so only a key=value pair marks the plain form.
+  const plain = query.includes('&') || /^[^=]+=[^=]/.test(query);
+  return plain ? parsePlainQuery(query) : parseBase64Query(query);
 }
 
 function parsePlainQuery(query: string): EasQuery {
