@@ -13,7 +13,7 @@ import {
   encodeMultiPart,
   itemOperationsCommand,
   MULTIPART_CONTENT_TYPE,
-  parseRange,
+  parseByteRange,
   ItemOperationsStatus as Status,
 } from './item-operations.js';
 
@@ -651,13 +651,13 @@ describe('multipart and range helpers', () => {
   });
 
   it('parses byte ranges and cuts them to the data', () => {
-    expect(parseRange('0-9', 100)).toEqual({ start: 0, end: 9 });
-    expect(parseRange('95-200', 100)).toEqual({ start: 95, end: 99 });
-    expect(parseRange('5-5', 100)).toEqual({ start: 5, end: 5 });
-    expect(parseRange('100-101', 100)).toBeUndefined();
-    expect(parseRange('9-1', 100)).toBeUndefined();
-    expect(parseRange('1-', 100)).toBeUndefined();
-    expect(parseRange('0-0', 0)).toBeUndefined();
+    expect(parseByteRange('0-9', 100)).toEqual({ start: 0, end: 9 });
+    expect(parseByteRange('95-200', 100)).toEqual({ start: 95, end: 99 });
+    expect(parseByteRange('5-5', 100)).toEqual({ start: 5, end: 5 });
+    expect(parseByteRange('100-101', 100)).toBeUndefined();
+    expect(parseByteRange('9-1', 100)).toBeUndefined();
+    expect(parseByteRange('1-', 100)).toBeUndefined();
+    expect(parseByteRange('0-0', 0)).toBeUndefined();
   });
 });
 

@@ -210,7 +210,7 @@ export function itemOperationsCommand(
       let bytes = content.data;
       let rangeElements: WbxmlElement[] = [];
       if (range !== undefined) {
-        const parsed = parseRange(range, total);
+        const parsed = parseByteRange(range, total);
         if (!parsed) return answer(ItemOperationsStatus.InvalidByteRange);
         bytes = content.data.subarray(parsed.start, parsed.end + 1);
         // The answer says which bytes it holds: a range past the end is cut to the data (best effort).
@@ -390,7 +390,7 @@ function failedOperation(operation: WbxmlElement, status: number): WbxmlElement 
  * A byte range `m-n` (zero-based, inclusive) over data of `total` bytes, cut to the data; undefined when it is
  * malformed, reversed or starts at or past the end.
  */
-export function parseRange(text: string, total: number): { start: number; end: number } | undefined {
+export function parseByteRange(text: string, total: number): { start: number; end: number } | undefined {
   const match = /^\s*(\d{1,15})-(\d{1,15})\s*$/.exec(text);
   if (!match) return undefined;
   const start = Number(match[1]);
