@@ -4,7 +4,7 @@ import { decode } from './decoder.js';
 import { encode } from './encoder.js';
 import { isWbxmlError } from './errors.js';
 import type { WbxmlLimits } from './limits.js';
-import { fromXml, toXml } from './xml.js';
+import { fromXml, toXmlBytes } from './xml.js';
 
 /** Where the command line reads and writes; the real process streams in the bin, buffers in tests. */
 export interface CommandLineIo {
@@ -79,8 +79,15 @@ export async function runCommandLine(argv: readonly string[], io: CommandLineIo)
     if (command === 'decode') {
       const bytes =
         inputFormat === 'binary' ? input : textToBytes(Buffer.from(input).toString('utf8'), inputFormat);
-      const xml = toXml(decode(bytes, limits), { indent: values.compact ? 0 : 2, declaration: true });
-      io.writeStdout(`${xml}\n`);
+      // Written as UTF-8 bytes directly: for a large capture this avoids building the XML as a string.
+      const xml = toXmlBytes(decode(bytes, limits), {
+        indent: values.compact ? 0 : 2,
+        declaration: true,
+        // Indented XML of an EAS document runs to about 1.7 times its WBXML; start near that, grow if needed.
+        initialCapacity: bytes.length * 2,
+      });
+      io.writeStdout(xml);
+      io.writeStdout('\n');
     } else {
       const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
       const bytes = encode(fromXml(text, limits));

@@ -107,6 +107,176 @@ function escapeText(text: string): string {
   return from < length ? out + text.slice(from) : out;
 }
 
+/**
+ * The text `toXml` writes, as UTF-8 bytes, written straight into one growing buffer: no string is built, so
+ * a large document costs one pass and little garbage. This is what the command line writes. Equal to
+ * `Buffer.from(toXml(root, options))` (a lone surrogate in a string becomes U+FFFD, as in any UTF-8 output).
+ */
+export function toXmlBytes(
+  root: WbxmlElement,
+  options: ToXmlOptions & { readonly initialCapacity?: number } = {},
+): Uint8Array {
+  const indent = options.indent ?? 2;
+  const used = new Set<Namespace>();
+  collectNamespaces(root, used);
+  const rootNamespace = root.namespace;
+  used.delete(rootNamespace);
+  let declarations = ` xmlns="${rootNamespace}"`;
+  for (const namespace of used) declarations += ` xmlns:${namespace.toLowerCase()}="${namespace}"`;
+  const names = new Map<TagInfo, string>();
+  const nameOf = (tag: TagInfo): string => {
+    let name = names.get(tag);
+    if (name === undefined) {
+      name = tag.namespace === rootNamespace ? tag.name : `${tag.namespace.toLowerCase()}:${tag.name}`;
+      names.set(tag, name);
+    }
+    return name;
+  };
+  const pads: string[] = ['\n'];
+  const padOf = (level: number): string => {
+    while (pads.length <= level) pads.push(`\n${' '.repeat(indent * pads.length)}`);
+    return pads[level]!;
+  };
+
+  const out = new ByteWriter(options.initialCapacity ?? 64 * 1024);
+  if (options.declaration) out.ascii(`<?xml version="1.0" encoding="utf-8"?>${indent > 0 ? '\n' : ''}`);
+  const write = (element: WbxmlElement, level: number, attributes: string): void => {
+    const name = nameOf(element.tag);
+    const content = element.content;
+    out.byte(0x3c); // <
+    out.ascii(name);
+    if (attributes !== '') out.ascii(attributes);
+    if (typeof content === 'string') {
+      out.byte(0x3e); // >
+      out.text(content);
+      out.closeTag(name);
+    } else if (content instanceof Uint8Array) {
+      out.ascii(` ${OPAQUE_ATTRIBUTE}="base64">`);
+      out.ascii(toBase64(content));
+      out.closeTag(name);
+    } else if (content.length === 0) {
+      out.ascii('/>');
+    } else {
+      out.byte(0x3e);
+      const childPad = indent > 0 ? padOf(level + 1) : '';
+      for (let i = 0; i < content.length; i++) {
+        if (indent > 0) out.ascii(childPad);
+        write(content[i]!, level + 1, '');
+      }
+      if (indent > 0) out.ascii(padOf(level));
+      out.closeTag(name);
+    }
+  };
+  write(root, 0, declarations);
+  return out.result();
+}
+
+/** A growing UTF-8 output buffer for `toXmlBytes`. */
+class ByteWriter {
+  private buffer: Uint8Array;
+  private pos = 0;
+
+  constructor(initialCapacity: number) {
+    this.buffer = new Uint8Array(Math.max(1024, initialCapacity));
+  }
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.pos + bytes) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.buffer.subarray(0, this.pos));
+    this.buffer = bigger;
+  }
+
+  byte(value: number): void {
+    this.reserve(1);
+    this.buffer[this.pos++] = value;
+  }
+
+  /** Writes a string known to be ASCII (names, markup, indentation, base64). */
+  ascii(text: string): void {
+    const length = text.length;
+    this.reserve(length);
+    const buffer = this.buffer;
+    let pos = this.pos;
+    for (let i = 0; i < length; i++) buffer[pos++] = text.charCodeAt(i);
+    this.pos = pos;
+  }
+
+  closeTag(name: string): void {
+    this.byte(0x3c);
+    this.byte(0x2f);
+    this.ascii(name);
+    this.byte(0x3e);
+  }
+
+  /** Writes text content as UTF-8, escaped the way `escapeText` does. */
+  text(text: string): void {
+    const length = text.length;
+    // A reference (&#xFFFF;) is the longest output of one UTF-16 unit: 8 bytes.
+    this.reserve(length * 8);
+    const buffer = this.buffer;
+    let pos = this.pos;
+    for (let i = 0; i < length; i++) {
+      let code = text.charCodeAt(i);
+      if (code < 0x80) {
+        if (needsEscape(code)) pos = writeReference(buffer, pos, code);
+        else buffer[pos++] = code;
+      } else if (code < 0x800) {
+        buffer[pos++] = 0xc0 | (code >> 6);
+        buffer[pos++] = 0x80 | (code & 0x3f);
+      } else if (code >= 0xd800 && code <= 0xdfff) {
+        const next = text.charCodeAt(i + 1);
+        if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          buffer[pos++] = 0xf0 | (code >> 18);
+          buffer[pos++] = 0x80 | ((code >> 12) & 0x3f);
+          buffer[pos++] = 0x80 | ((code >> 6) & 0x3f);
+          buffer[pos++] = 0x80 | (code & 0x3f);
+        } else {
+          // A lone surrogate has no UTF-8 form: U+FFFD, as TextEncoder writes it.
+          buffer[pos++] = 0xef;
+          buffer[pos++] = 0xbf;
+          buffer[pos++] = 0xbd;
+        }
+      } else if (code >= 0xfffe) {
+        pos = writeReference(buffer, pos, code);
+      } else {
+        buffer[pos++] = 0xe0 | (code >> 12);
+        buffer[pos++] = 0x80 | ((code >> 6) & 0x3f);
+        buffer[pos++] = 0x80 | (code & 0x3f);
+      }
+    }
+    this.pos = pos;
+  }
+
+  result(): Uint8Array {
+    return this.buffer.subarray(0, this.pos);
+  }
+}
+
+const HEX_DIGITS = '0123456789ABCDEF';
+
+/** Writes `&amp;`, `&lt;`, `&gt;` or `&#xHH;` for one character; returns the new position. */
+function writeReference(buffer: Uint8Array, start: number, code: number): number {
+  const text =
+    code === 0x26 ? '&amp;' : code === 0x3c ? '&lt;' : code === 0x3e ? '&gt;' : `&#x${hexOf(code)};`;
+  let pos = start;
+  for (let i = 0; i < text.length; i++) buffer[pos++] = text.charCodeAt(i);
+  return pos;
+}
+
+function hexOf(code: number): string {
+  let digits = '';
+  do {
+    digits = HEX_DIGITS[code & 0xf] + digits;
+    code >>>= 4;
+  } while (code > 0);
+  return digits;
+}
+
 function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
