@@ -97,3 +97,24 @@ describe('hostile and unusual requests over HTTP', () => {
     );
   });
 });
+
+describe('Sync Wait and HeartbeatInterval limits', () => {
+  const server = new TestServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('answers out-of-range values with Status 14 and the Limit, and both at once with Status 4', async () => {
+    const device = server.device('alice', 'limits');
+    const inbox = server.folders.get('alice:Inbox')!.id;
+    const collections = AS.Collections(AS.Collection(AS.SyncKey('0'), AS.CollectionId(inbox)));
+    const tooLong = await device.send('Sync', AS.Sync(collections, AS.Wait(90)));
+    expect(tooLong.body!.intOf('Status')).toBe(14);
+    expect(tooLong.body!.intOf('Limit')).toBe(59);
+    const tooShort = await device.send('Sync', AS.Sync(collections, AS.HeartbeatInterval(10)));
+    expect(tooShort.body!.intOf('Limit')).toBe(60);
+    const both = await device.send('Sync', AS.Sync(collections, AS.Wait(5), AS.HeartbeatInterval(300)));
+    expect(both.body!.intOf('Status')).toBe(4);
+    const fine = await device.send('Sync', AS.Sync(collections, AS.Wait(5)));
+    expect(fine.body!.child('Collections')!.child('Collection')!.intOf('Status')).toBe(1);
+  });
+});

@@ -7,11 +7,13 @@ import {
   folderSyncCommand,
   folderUpdateCommand,
 } from './folders.js';
+import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
 import type { EasServices } from './services.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
 
 export interface EasCommandsOptions {
   readonly sync?: SyncCommandOptions;
+  readonly itemOperations?: ItemOperationsOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -27,5 +29,6 @@ export function createEasCommands(
     FolderDelete: folderDeleteCommand(services),
     GetItemEstimate: getItemEstimateCommand(services),
     MoveItems: moveItemsCommand(services),
+    ItemOperations: itemOperationsCommand(services, options.itemOperations),
   };
 }

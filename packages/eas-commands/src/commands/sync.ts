@@ -164,6 +164,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       emptyRequest = true;
     }
     if (body.name !== 'Sync') return topStatus(SyncStatus.ProtocolError);
+    const limitProblem = checkWaitLimits(body);
+    if (limitProblem) return limitProblem;
 
     let collections = body.child('Collections')?.all('Collection') ?? [];
     if (body.has('Partial') && atLeast(version, '12.1')) {
@@ -790,6 +792,30 @@ function withRequiredDefaults(itemClass: ItemClass, data: Record<string, unknown
     default:
       return data;
   }
+}
+
+/**
+ * Wait (minutes, 1-59) and HeartbeatInterval (seconds, 60-3540) ask for a hanging Sync; out of range they get
+ * Status 14 with the nearest allowed value in Limit, both at once is a protocol error. The request is then
+ * answered at once: hanging requests come with Ping (a later release).
+ */
+function checkWaitLimits(body: WbxmlElement): EasCommandResult | undefined {
+  const wait = body.textOf('Wait');
+  const heartbeat = body.textOf('HeartbeatInterval');
+  if (wait !== undefined && heartbeat !== undefined) return topStatus(SyncStatus.ProtocolError);
+  const check = (text: string | undefined, min: number, max: number): EasCommandResult | undefined => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value)) return topStatus(SyncStatus.ProtocolError);
+    if (value < min || value > max) {
+      return {
+        kind: 'wbxml',
+        body: AS.Sync(AS.Status(SyncStatus.InvalidWaitOrHeartbeat), AS.Limit(value < min ? min : max)),
+      };
+    }
+    return undefined;
+  };
+  return check(wait, 1, 59) ?? check(heartbeat, 60, 3540);
 }
 
 function topStatus(status: number): EasCommandResult {
