@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode, encode, fromXml, toXml } from '../dist/index.js';
+import { toXmlBytes } from '../dist/xml.js';
 import { countNodes, folderSyncResponse, syncRequest, syncResponse } from './inputs.mjs';
 import { allocatedBytes, timeCall, timeProcess } from './measure.mjs';
 
@@ -71,6 +72,8 @@ for (const [label, build] of documents) {
   const encodeAllocation = perNode(() => encode(tree));
   const toXmlMs = timeCall(() => toXml(tree));
   const toXmlAllocation = perNode(() => toXml(tree));
+  const bytesMs = timeCall(() => toXmlBytes(tree));
+  const bytesAllocation = perNode(() => toXmlBytes(tree));
   tree = undefined;
 
   const fromXmlMs = timeCall(() => fromXml(xml));
@@ -83,15 +86,29 @@ for (const [label, build] of documents) {
     rate(wbxml.length, encodeMs),
     size(xmlBytes),
     rate(xmlBytes, toXmlMs),
+    rate(xmlBytes, bytesMs),
     rate(xmlBytes, fromXmlMs),
   ]);
-  allocationRows.push([label, decodeAllocation, encodeAllocation, toXmlAllocation, fromXmlAllocation]);
+  allocationRows.push([
+    label,
+    decodeAllocation,
+    encodeAllocation,
+    toXmlAllocation,
+    bytesAllocation,
+    fromXmlAllocation,
+  ]);
 }
 
-console.log('In process (decode and encode in MB/s of WBXML; toXml and fromXml in MB/s of XML text)\n');
-table(['document', 'WBXML', 'elements', 'decode', 'encode', 'XML', 'toXml', 'fromXml'], speedRows);
+console.log(
+  'In process, MB/s: decode and encode of WBXML; toXml, toXmlBytes (the UTF-8 output the CLI writes)\n' +
+    'and fromXml of XML text\n',
+);
+table(
+  ['document', 'WBXML', 'elements', 'decode', 'encode', 'XML', 'toXml', 'toXmlBytes', 'fromXml'],
+  speedRows,
+);
 console.log('JS heap allocated per element, in bytes (see bench/measure.mjs for the method)\n');
-table(['document', 'decode', 'encode', 'toXml', 'fromXml'], allocationRows);
+table(['document', 'decode', 'encode', 'toXml', 'toXmlBytes', 'fromXml'], allocationRows);
 
 function hasCommand(command) {
   const result = spawnSync(command, [], { stdio: 'ignore' });
