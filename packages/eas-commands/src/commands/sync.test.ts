@@ -385,3 +385,82 @@ describe('a broken item never wedges a device', () => {
     expect(failures).toBeLessThan(20);
   });
 });
+
+describe('Sync body options and batches', () => {
+  const server = new TestServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  async function seed(count: number): Promise<{ inbox: string; ids: string[] }> {
+    const inbox = server.folders.get('alice:Inbox')!.id;
+    const ids: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const item = await server.mailbox.createItem(ALICE, inbox, {
+        class: 'Email',
+        data: {
+          mime: mime(`Batch ${index}`, 'A long body line. '.repeat(100)),
+          dateReceived: new Date(),
+          read: false,
+          messageClass: 'IPM.Note',
+        },
+      });
+      ids.push(item.id);
+    }
+    return { inbox, ids };
+  }
+
+  it('delivers full bodies after a key-0 restart with a new BodyPreference', async () => {
+    const { inbox } = await seed(1);
+    const device = server.device('alice', 'bodies', '14.1');
+    const headersOnly = [AS.Options(ASB.BodyPreference(ASB.Type(1), ASB.TruncationSize(0)))];
+    let key = (await sync(device, inbox, '0', headersOnly)).syncKey!;
+    const truncated = await sync(device, inbox, key);
+    const firstBody = truncated.adds[0]!.child('ApplicationData')!.child('AirSyncBase:Body')!;
+    expect(firstBody.textOf('Truncated')).toBe('1');
+
+    const fullBodies = [AS.Options(ASB.BodyPreference(ASB.Type(1)))];
+    key = (await sync(device, inbox, '0', fullBodies)).syncKey!;
+    const full = await sync(device, inbox, key);
+    const body = full.adds[0]!.child('ApplicationData')!.child('AirSyncBase:Body')!;
+    expect(body.textOf('Truncated') ?? '0').toBe('0');
+    expect(body.textOf('Data')!.length).toBeGreaterThan(1000);
+  });
+
+  it('applies many flag, read and delete actions of one request, and a dropped folder deletes nothing', async () => {
+    const { inbox, ids } = await seed(6);
+    const device = server.device('alice', 'batch', '16.1');
+    let key = (await sync(device, inbox, '0')).syncKey!;
+    for (let round = 0; round < 5; round++) {
+      const reply = await sync(device, inbox, key, [AS.WindowSize(100)]);
+      if (reply.empty) break;
+      key = reply.syncKey!;
+    }
+    const reply = await sync(device, inbox, key, [
+      AS.DeletesAsMoves(0),
+      AS.Commands(
+        AS.Change(AS.ServerId(ids[0]!), AS.ApplicationData(eas.Email.Read(1))),
+        AS.Change(AS.ServerId(ids[1]!), AS.ApplicationData(eas.Email.Read(1))),
+        AS.Change(
+          AS.ServerId(ids[2]!),
+          AS.ApplicationData(eas.Email.Flag(eas.Email.Status(2), eas.Email.FlagType('Follow up'))),
+        ),
+        AS.Delete(AS.ServerId(ids[3]!)),
+        AS.Delete(AS.ServerId(ids[4]!)),
+      ),
+    ]);
+    expect(reply.status).toBe(1);
+    expect(reply.responses).toEqual([]);
+    expect((await server.mailbox.getItem(ALICE, ids[0]!)).data).toMatchObject({ read: true });
+    expect((await server.mailbox.getItem(ALICE, ids[1]!)).data).toMatchObject({ read: true });
+    expect((await server.mailbox.getItem(ALICE, ids[2]!)).data).toMatchObject({ flag: { status: 2 } });
+    await expect(server.mailbox.getItem(ALICE, ids[3]!)).rejects.toThrow();
+    await expect(server.mailbox.getItem(ALICE, ids[4]!)).rejects.toThrow();
+    // DeletesAsMoves 0: deleted for good, not moved to Deleted Items.
+    expect(await server.mailbox.countItems(ALICE, server.folders.get('alice:Deleted Items')!.id)).toBe(0);
+
+    // The device drops the folder (its state is gone): the server keeps every item.
+    await server.syncState.delete({ user: ALICE, deviceId: 'batch', collectionId: inbox });
+    expect((await sync(device, inbox, key)).status).toBe(3);
+    await expect(server.mailbox.getItem(ALICE, ids[5]!)).resolves.toMatchObject({ id: ids[5] });
+  });
+});
