@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Folder, FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
+import { type Folder, FolderType, type ItemClass, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
 import { MemorySyncStateStore } from '@easkit/sync-state';
 import { decode, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { createEasCommands } from '../src/commands/index.js';
@@ -41,7 +41,10 @@ export class TestServer {
   #server: Server | undefined;
   url = '';
 
-  constructor(readonly syncOptions: SyncCommandOptions = {}) {}
+  constructor(
+    readonly syncOptions: SyncCommandOptions = {},
+    readonly classes?: readonly ItemClass[],
+  ) {}
 
   async start(): Promise<this> {
     for (const [name, user] of Object.entries(USERS)) {
@@ -60,7 +63,11 @@ export class TestServer {
         return user ? { userId: user.id, addresses: [user.id] } : undefined;
       },
       commands: createEasCommands(
-        { mailbox: this.mailbox, syncState: this.syncState },
+        {
+          mailbox: this.mailbox,
+          syncState: this.syncState,
+          ...(this.classes ? { classes: this.classes } : {}),
+        },
         { sync: this.syncOptions },
       ),
     });

@@ -223,3 +223,28 @@ describe('FolderSync and folder commands over HTTP', () => {
     expect(checked).toBeGreaterThan(20);
   });
 });
+
+describe('a store that holds only some classes', () => {
+  const server = new TestServer({}, ['Email', 'Calendar', 'Contacts']);
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('does not show folders of classes the store does not support', async () => {
+    const device = server.device('alice', 'partial-store');
+    const first = await folderSync(device, '0');
+    const names = first.adds.map((folder) => folder.displayName);
+    expect(names).toContain('Calendar');
+    expect(names).not.toContain('Notes');
+    expect(names).not.toContain('Tasks');
+    const notes = server.folders.get('alice:Notes')!.id;
+    const reply = await device.send(
+      'Sync',
+      eas.AirSync.Sync(
+        eas.AirSync.Collections(
+          eas.AirSync.Collection(eas.AirSync.SyncKey('0'), eas.AirSync.CollectionId(notes)),
+        ),
+      ),
+    );
+    expect(reply.body!.child('Collections')!.child('Collection')!.intOf('Status')).toBe(12);
+  });
+});

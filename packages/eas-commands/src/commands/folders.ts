@@ -22,7 +22,7 @@ import {
 } from '@easkit/sync-state';
 import { eas, type WbxmlElement } from '@easkit/wbxml';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
-import { type EasServices, MalformedRequestError } from './services.js';
+import { type EasServices, folderVisible, MalformedRequestError } from './services.js';
 
 const { FolderHierarchy: FH } = eas;
 
@@ -175,7 +175,12 @@ export function folderSyncCommand(services: EasServices): EasCommandHandler {
             : stored!;
     const known = base === null ? {} : knownOf(base);
     const since = base === null ? 0 : base.confirmed.cursor;
-    const changes = await services.mailbox.folderChanges(user, since);
+    const all = await services.mailbox.folderChanges(user, since);
+    const changes = {
+      ...all,
+      added: all.added.filter((folder) => folderVisible(services, folder)),
+      changed: all.changed.filter((folder) => folderVisible(services, folder)),
+    };
 
     const next: KnownHierarchy = { ...known };
     const adds: [string, ...KnownFolder][] = [];

@@ -1,10 +1,23 @@
-import type { MailboxStore } from '@easkit/mailbox';
+import { type Folder, folderClass, type ItemClass, type MailboxStore } from '@easkit/mailbox';
 import type { SyncStateStore } from '@easkit/sync-state';
 
 /** The stores the command handlers work against; each is a contract with swappable implementations. */
 export interface EasServices {
   readonly mailbox: MailboxStore;
   readonly syncState: SyncStateStore;
+  /**
+   * The item classes the mailbox store really holds; default all five. Folders of other classes are not shown
+   * to devices (FolderSync leaves them out, Sync answers Status 12), so the server never claims, say, Notes
+   * for a store without notes.
+   */
+  readonly classes?: readonly ItemClass[];
+}
+
+/** Whether devices may see this folder: mail-type folders always, others when the store supports the class. */
+export function folderVisible(services: EasServices, folder: Pick<Folder, 'type'>): boolean {
+  if (!services.classes) return true;
+  const itemClass = folderClass(folder.type);
+  return itemClass === undefined || services.classes.includes(itemClass);
 }
 
 /** A request body the command cannot read: answered with the command's "malformed request" status. */

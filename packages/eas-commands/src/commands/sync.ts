@@ -30,7 +30,7 @@ import { type ConvertContext, type ItemConverter, MalformedItemError } from '../
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast, type ProtocolVersion } from '../http/protocol-version.js';
 import { ownChangesOf } from './estimate-move.js';
-import type { EasServices } from './services.js';
+import { type EasServices, folderVisible } from './services.js';
 import {
   contentOptions,
   filterCutoff,
@@ -268,6 +268,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         if (error instanceof NotFoundError) return failed(SyncStatus.HierarchyChanged);
         throw error;
       }
+      if (!folderVisible(services, folder)) return failed(SyncStatus.HierarchyChanged);
       const itemClass = folderClass(folder.type);
       const key: CollectionKey = { user, deviceId: head.deviceId, collectionId: folder.id };
       const stored = await services.syncState.get(key);
