@@ -157,3 +157,20 @@ export async function decodeAllWithLibwbxml(bodies: readonly Uint8Array[]): Prom
     rmSync(directory, { recursive: true, force: true });
   }
 }
+
+/**
+ * Asserts that libwbxml reads every response body and that there were at least `minimum` of them; outside CI
+ * without the tool it warns once and returns (in CI a missing tool fails).
+ */
+export async function expectLibwbxmlReadsAll(bodies: readonly Uint8Array[], minimum: number): Promise<void> {
+  const checked = await decodeAllWithLibwbxml(bodies);
+  if (checked === undefined) {
+    console.warn('SKIPPED libwbxml check: wbxml2xml not installed (apt-get install libwbxml2-utils)');
+    return;
+  }
+  if (checked !== bodies.length || checked < minimum) {
+    throw new Error(
+      `libwbxml checked ${checked} of ${bodies.length} responses, expected at least ${minimum}`,
+    );
+  }
+}
