@@ -4,7 +4,7 @@
 // Run by bench/sync.mjs, as a child process (the default: client and server then use separate CPU time, as
 // they would on two machines) or in the client's own process (`--in-process`). As a child it is started with
 // the seed plan as JSON in argv[2] and reports `{ ready, url, folders, seedSeconds }` over the IPC channel;
-// `{ profile: 'start' }` and `{ profile: 'stop', name }` record a V8 CPU profile into bench/.out/<name>.cpuprofile.
+// `{ cpu: true }` answers `{ cpuUsage }` (process.cpuUsage()); `{ profile: 'start' }` and `{ profile: 'stop', name }` record a V8 CPU profile into bench/.out/<name>.cpuprofile.
 import { createServer } from 'node:http';
 import { createEasCommands, createEasHandler, createNodeListener } from '@easkit/eas-commands';
 import { FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
@@ -102,6 +102,7 @@ if (process.send && process.argv[2]) {
   let profiler;
   process.on('message', async (message) => {
     if (message?.stop) void stop();
+    if (message?.cpu) process.send({ cpuUsage: process.cpuUsage() });
     // Profiling on request, so a profile holds the measured traffic only (not the seeding).
     if (message?.profile === 'start') {
       const { Session } = await import('node:inspector/promises');
