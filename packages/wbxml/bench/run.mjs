@@ -39,7 +39,8 @@ function rate(bytes, ms) {
 
 console.log(
   `@easkit/wbxml benchmarks - ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
-    `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.platform()} ${os.arch()}`,
+    `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.platform()} ${os.arch()}, ` +
+    `load average ${os.loadavg()[0].toFixed(1)} at start`,
 );
 console.log('MB = 10^6 bytes; every figure is the median of several timed samples after a warm-up.\n');
 
