@@ -306,6 +306,8 @@ interface OpenElement {
   textOffset: number;
 }
 
+const NO_ATTRIBUTES: readonly [string, string][] = [];
+
 /** `[A-Za-z_:]`: the characters an element or attribute name may start with here. */
 function isNameStart(code: number): boolean {
   const lower = code | 0x20;
@@ -463,6 +465,15 @@ class XmlParser {
         if (!top) this.fail('text outside any element');
         let end = xml.indexOf('<', this.pos);
         if (end < 0) end = xml.length;
+        if (top.hasChildren) {
+          // Layout between child elements: skip it without copying it out (anything else is an error below).
+          let i = this.pos;
+          while (i < end && isSpace(xml.charCodeAt(i))) i++;
+          if (i === end) {
+            this.pos = end;
+            continue;
+          }
+        }
         const raw = xml.slice(this.pos, end);
         if (top.text === '' && !top.hasChildren) top.textOffset = this.pos;
         this.addText(top, decodeEntities(raw, this.pos), false);
@@ -485,7 +496,8 @@ class XmlParser {
     const offset = this.pos;
     this.pos++;
     const qname = this.readName();
-    const attributes: [string, string][] = [];
+    // Most start tags have no attributes: the list is made only when one appears.
+    let attributes: [string, string][] | undefined;
     for (;;) {
       this.skipSpaces();
       const ch = xml[this.pos];
@@ -500,6 +512,7 @@ class XmlParser {
       if (quote !== '"' && quote !== "'") this.fail(`attribute ${attrName} value is not quoted`);
       const end = xml.indexOf(quote, this.pos + 1);
       if (end < 0) this.fail('unterminated attribute value');
+      if (attributes === undefined) attributes = [];
       attributes.push([attrName, decodeEntities(xml.slice(this.pos + 1, end), this.pos + 1)]);
       this.pos = end + 1;
     }
@@ -514,7 +527,7 @@ class XmlParser {
 
     let namespaces = parent?.namespaces ?? new Map<string, string>();
     let opaque = false;
-    for (const [name, value] of attributes) {
+    for (const [name, value] of attributes ?? NO_ATTRIBUTES) {
       if (name === 'xmlns' || name.startsWith('xmlns:')) {
         if (namespaces === parent?.namespaces) namespaces = new Map(namespaces);
         namespaces.set(name === 'xmlns' ? '' : name.slice(6), value);
