@@ -6,6 +6,7 @@ import {
   attachmentInfos,
   htmlBody,
   htmlToText,
+  type ParsedMime,
   parseMime,
   plainBody,
   textToHtml,
@@ -55,7 +56,19 @@ interface UserState {
  *
  * Tombstones are kept for the life of the store.
  */
+/** An Email's body text, derived once from its MIME (parsing is by far the dearest part of reading a body). */
+interface DerivedBody {
+  plain: string;
+  html: string;
+  nativeType: 'plain' | 'html';
+}
+
 export class MemoryMailboxStore implements MailboxStore {
+  /**
+   * Keyed by the stored MIME bytes, which the store never hands out (reads get copies) and keeps as the same
+   * object while the MIME is unchanged; an item that goes away takes its entry with it.
+   */
+  private readonly derivedBodies = new WeakMap<Uint8Array, DerivedBody>();
   private readonly users = new Map<UserId, UserState>();
   private readonly addresses = new Map<string, UserId>();
   private lastId = 0;
@@ -212,7 +225,7 @@ export class MemoryMailboxStore implements MailboxStore {
     validateItem(item);
     this.checkClass(this.folder(s, folderId), item.class);
     const id = `i${++this.lastId}`;
-    if (item.class === 'Email') await deriveAttachments(id, item.data);
+    if (item.class === 'Email') this.remember(item.data.mime, await deriveAttachments(id, item.data));
     // Parsing yielded: check again that the folder still exists before the synchronous mutation.
     const contents = this.contents(s, folderId);
     const modseq = ++s.modseq;
@@ -249,8 +262,12 @@ export class MemoryMailboxStore implements MailboxStore {
     validateItem(merged);
     const mimeChanged = merged.class === 'Email' && 'mime' in patch.data && patch.data.mime !== undefined;
     if (merged.class === 'Email') {
-      if (mimeChanged) await deriveAttachments(itemId, merged.data);
-      else if (current.class === 'Email' && current.data.attachments !== undefined) {
+      if (mimeChanged) this.remember(merged.data.mime, await deriveAttachments(itemId, merged.data));
+      else if (current.class === 'Email') {
+        // Keep the stored bytes themselves (not the copy the merge made), so derived bodies stay valid.
+        merged.data.mime = current.data.mime;
+      }
+      if (!mimeChanged && current.class === 'Email' && current.data.attachments !== undefined) {
         merged.data.attachments = clone(current.data.attachments);
       } else delete merged.data.attachments;
     }
@@ -374,8 +391,8 @@ export class MemoryMailboxStore implements MailboxStore {
       new InvalidArgumentError('unsupported-body-type', `item ${itemId} has no ${options.type} body`);
     if (item.class === 'Email') {
       const mime = item.data.mime;
-      const parsed = await parseMime(mime);
-      const nativeType = parsed.html !== undefined ? 'html' : 'plain';
+      const derived = this.derivedBodies.get(mime) ?? this.remember(mime, await parseMime(mime));
+      const nativeType = derived.nativeType;
       if (options.type === 'mime') {
         const data = max === undefined ? mime : truncateUtf8Bytes(mime, max);
         return {
@@ -387,12 +404,7 @@ export class MemoryMailboxStore implements MailboxStore {
         };
       }
       if (options.type === 'rtf') throw unsupported();
-      return textBody(
-        options.type,
-        options.type === 'plain' ? plainBody(parsed) : htmlBody(parsed),
-        nativeType,
-        max,
-      );
+      return textBody(options.type, options.type === 'plain' ? derived.plain : derived.html, nativeType, max);
     }
     if (options.type === 'mime') throw unsupported();
     const body = item.data.body ?? { type: 'plain', data: '' };
@@ -490,6 +502,16 @@ export class MemoryMailboxStore implements MailboxStore {
     }
   }
 
+  private remember(mime: Uint8Array, parsed: ParsedMime): DerivedBody {
+    const derived: DerivedBody = {
+      plain: plainBody(parsed),
+      html: htmlBody(parsed),
+      nativeType: parsed.html !== undefined ? 'html' : 'plain',
+    };
+    this.derivedBodies.set(mime, derived);
+    return derived;
+  }
+
   /** Replaces an item's data at the next modseq, keeping its id and folder. */
   private write(s: UserState, item: StoredItem, data: StoredItem['data']): StoredItem {
     const contents = this.contents(s, item.folderId);
@@ -525,9 +547,10 @@ function fileReference(itemId: ItemId, index: number): string {
   return `${itemId}:${index}`;
 }
 
-async function deriveAttachments(itemId: ItemId, data: EmailData): Promise<void> {
+async function deriveAttachments(itemId: ItemId, data: EmailData): Promise<ParsedMime> {
   const parsed = await parseMime(data.mime);
   data.attachments = attachmentInfos(parsed, (i) => fileReference(itemId, i));
+  return parsed;
 }
 
 function isDate(value: unknown): value is Date {
