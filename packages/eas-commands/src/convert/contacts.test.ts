@@ -90,7 +90,7 @@ describe('Contacts converter', () => {
 
   it('decodes the MS-ASWBXML example Sync response (Add of a contact)', () => {
     const hex = readFileSync(
-      new URL('../../../../../shared/eas/vectors/01_spec_sync_response_add_contact.hex', import.meta.url),
+      new URL('../../../wbxml/test/fixtures/vectors/01_spec_sync_response_add_contact.hex', import.meta.url),
       'utf8',
     );
     const bytes = new Uint8Array(

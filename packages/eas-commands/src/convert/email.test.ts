@@ -238,7 +238,7 @@ describe('Email converter: device to server', () => {
 
   it('reads the Read change of the Zimbra 2.5 Sync response vector', () => {
     const hex = readFileSync(
-      new URL('../../../../../shared/eas/vectors/04_zimbra_sync_response_v25_email.hex', import.meta.url),
+      new URL('../../../wbxml/test/fixtures/vectors/04_zimbra_sync_response_v25_email.hex', import.meta.url),
       'utf8',
     );
     const bytes = new Uint8Array(
