@@ -5,7 +5,7 @@ import { decode } from './decoder.js';
 import { encode } from './encoder.js';
 import { WbxmlError } from './errors.js';
 import { type WbxmlContent, WbxmlElement } from './tree.js';
-import { fromXml, toXml } from './xml.js';
+import { fromXml, toXml, toXmlBytes } from './xml.js';
 
 const allTags: TagInfo[] = CODE_PAGES.flatMap((page) => [...page.tags]);
 const tagArbitrary = fc.constantFrom(...allTags);
@@ -60,6 +60,18 @@ describe('properties', () => {
         expect(fromXml(toXml(tree, { indent, declaration: indent === 1 }))).toEqual(tree);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('toXmlBytes (the CLI output) is exactly the UTF-8 of toXml', () => {
+    fc.assert(
+      fc.property(treeArbitrary, fc.constantFrom(0, 1, 2), (tree, indent) => {
+        const options = { indent, declaration: indent === 1 };
+        expect(Buffer.from(toXmlBytes(tree, options)).equals(Buffer.from(toXml(tree, options), 'utf8'))).toBe(
+          true,
+        );
+      }),
+      { numRuns: 300 },
     );
   });
 

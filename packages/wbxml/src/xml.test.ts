@@ -132,3 +132,16 @@ describe('fromXml', () => {
     );
   });
 });
+
+describe("fromXml: libwbxml's dialect", () => {
+  it('reads the bare base64 of the elements libwbxml keeps opaque when the document has its DOCTYPE', () => {
+    const doctype =
+      '<!DOCTYPE ActiveSync PUBLIC "-//MICROSOFT//DTD ActiveSync//EN" "http://www.microsoft.com/">';
+    const body = '<SendMail xmlns="ComposeMail:"><ClientId>1</ClientId><MIME>AAH/</MIME></SendMail>';
+    const libwbxml = fromXml(`<?xml version="1.0"?>\n${doctype}\n${body}`);
+    expect(libwbxml.child('Mime')?.bytes).toEqual(Uint8Array.of(0x00, 0x01, 0xff));
+    expect(libwbxml.textOf('ClientId')).toBe('1');
+    // Without libwbxml's DOCTYPE the same text is a string, as written.
+    expect(fromXml(body).child('Mime')?.text).toBe('AAH/');
+  });
+});

@@ -285,6 +285,8 @@ export type FromXmlOptions = Partial<WbxmlLimits>;
 
 /**
  * Parses XML text (as `toXml` writes it, as libwbxml's `wbxml2xml` writes it, or hand-written) into a tree.
+ * A document with libwbxml's ActiveSync DOCTYPE is read in libwbxml's dialect: the elements libwbxml treats as
+ * opaque (ComposeMail:Mime, Email2:ConversationId, ...) hold base64 of their bytes without an `opaque` marker.
  * Namespaces are resolved by name (`AirSync`, any case, with or without libwbxml's trailing colon); tag names
  * may use the spellings libwbxml and Microsoft's test suite use. Whitespace between child elements is
  * ignored; the text of a leaf element is kept exactly. Throws `WbxmlError` (`invalid-xml`, `unknown-tag`,
@@ -308,6 +310,24 @@ interface OpenElement {
 
 const NO_ATTRIBUTES: readonly [string, string][] = [];
 
+/** The public id of the DOCTYPE libwbxml's `wbxml2xml` writes (and `xml2wbxml` reads) for ActiveSync. */
+const LIBWBXML_ACTIVESYNC_DTD = '-//MICROSOFT//DTD ActiveSync//EN';
+
+/**
+ * The elements libwbxml (0.11) keeps as OPAQUE. In its XML their content is base64 text with no marker, so a
+ * document that carries libwbxml's ActiveSync DOCTYPE has these decoded from base64 into bytes.
+ */
+const LIBWBXML_OPAQUE = new Set([
+  'ComposeMail:Mime',
+  'Email2:ConversationId',
+  'Email2:ConversationIndex',
+  'Search:ConversationId',
+  'ItemOperations:ConversationId',
+  'ResolveRecipients:Data',
+  'Gal:Data',
+  'AirSyncBase:Content',
+]);
+
 /** `[A-Za-z_:]`: the characters an element or attribute name may start with here. */
 function isNameStart(code: number): boolean {
   const lower = code | 0x20;
@@ -325,6 +345,8 @@ class XmlParser {
   // Tags already resolved in this document, by namespace URI and then by the name as written (prefix
   // included): the answer depends on nothing else, and most names repeat many times.
   private readonly tagCache = new Map<string, Map<string, TagInfo>>();
+  /** Set when the prolog has libwbxml's ActiveSync DOCTYPE: then its opaque elements carry bare base64. */
+  private libwbxmlDialect = false;
 
   constructor(
     private readonly xml: string,
@@ -388,6 +410,7 @@ class XmlParser {
       else if (ch === '[') bracket++;
       else if (ch === ']') bracket--;
       else if (ch === '>' && bracket <= 0) {
+        if (xml.slice(this.pos, i).includes(LIBWBXML_ACTIVESYNC_DTD)) this.libwbxmlDialect = true;
         this.pos = i + 1;
         return;
       }
@@ -561,6 +584,7 @@ class XmlParser {
       if (!tag) throw new WbxmlError('unknown-tag', offset, `unknown tag ${namespace}:${local}`);
       known.set(qname, tag);
     }
+    if (!opaque && this.libwbxmlDialect && LIBWBXML_OPAQUE.has(`${tag.namespace}:${tag.name}`)) opaque = true;
     if (++this.nodes > this.limits.maxNodes) {
       throw new WbxmlError('limit-nodes', offset, `more than ${this.limits.maxNodes} elements`);
     }
