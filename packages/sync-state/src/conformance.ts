@@ -8,10 +8,10 @@ import type { SyncStateStore } from './store.js';
  * What a backend may not support. A check that needs a capability the backend lacks is registered as
  * skipped, with the capability in its title.
  *
- * - `'large-state'`: states of about 1 MB (10,000 known ids, 10,000 sent changes, a 256 KiB response
+ * - `'largeState'`: states of about 1 MB (10,000 known ids, 10,000 sent changes, a 256 KiB response
  *   snapshot) round-trip. Backends with a small value limit switch it off.
  */
-export type SyncStateCapability = 'large-state';
+export type SyncStateCapability = 'largeState';
 
 /** What a check gets: a fresh, empty store from the factory. */
 export interface SyncStateCheckContext {
@@ -459,7 +459,7 @@ export const syncStateChecks: ConformanceCheck[] = [
   },
   {
     name: 'a large state round-trips',
-    capability: 'large-state',
+    capability: 'largeState',
     async run({ store }) {
       const large = stateOf('e-1', 'e-2', 'large');
       large.confirmed.known = Array.from({ length: 10_000 }, (_, index) => `1:${index}`);

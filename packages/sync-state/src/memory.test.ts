@@ -39,9 +39,9 @@ describe('MemorySyncStateStore', () => {
   });
 });
 
-// A backend without the 'large-state' capability: that check is registered as skipped, the rest run.
+// A backend without the 'largeState' capability: that check is registered as skipped, the rest run.
 runSyncStateConformance({
   name: 'MemorySyncStateStore without large states',
   create: () => new MemorySyncStateStore(),
-  capabilities: { 'large-state': false },
+  capabilities: { largeState: false },
 });

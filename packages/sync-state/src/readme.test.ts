@@ -38,6 +38,6 @@ describe('README', () => {
     const conformance = await import('./conformance.js');
     expect(readme).toContain('runSyncStateConformance');
     expect(typeof conformance.runSyncStateConformance).toBe('function');
-    expect(readme).toContain("'large-state'");
+    expect(readme).toContain('largeState');
   });
 });
