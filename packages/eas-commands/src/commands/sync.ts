@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type EmailData,
   type Folder,
   FolderType,
   folderClass,
@@ -26,9 +27,15 @@ import {
 } from '@easkit/sync-state';
 import { decode, eas, encode, type WbxmlElement } from '@easkit/wbxml';
 import { CONVERTERS } from '../convert/index.js';
-import { type ConvertContext, type ItemConverter, MalformedItemError } from '../convert/types.js';
+import {
+  type ConvertContext,
+  type ItemConverter,
+  MalformedItemError,
+  type ParsedApplicationData,
+} from '../convert/types.js';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast, type ProtocolVersion } from '../http/protocol-version.js';
+import { composeDraft, type DraftFields } from './drafts.js';
 import { ownChangesOf } from './estimate-move.js';
 import { type EasServices, folderVisible } from './services.js';
 import {
@@ -475,12 +482,25 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           return { kind: 'Add', clientId, serverId: mapped, status: SyncStatus.Success };
         }
         const applicationData = command.child('ApplicationData');
-        if (!converter || !applicationData || itemClass === 'Email') {
-          // Email is added by SendMail or, as drafts, in a later release; journal folders hold nothing.
+        const isDraftAdd =
+          itemClass === 'Email' && atLeast(version, '16.0') && folder.type === FolderType.Drafts;
+        if (!converter || !applicationData || (itemClass === 'Email' && !isDraftAdd)) {
+          // Mail arrives by delivery or SendMail; only 16.x drafts are added by Sync. Journal folders hold nothing.
           return { kind: 'Add', clientId, status: SyncStatus.ConversionError };
         }
         try {
           const parsed = converter.fromApplicationData(applicationData, version);
+          if (isDraftAdd) {
+            const draft = parsed as ParsedApplicationData<'Email'>;
+            const data = await composeDraft({
+              from: { address: identity.addresses[0] ?? user },
+              ...draftFields(draft),
+            });
+            const created = await services.mailbox.createItem(user, folder.id, { class: 'Email', data });
+            ownModseqs.add(created.modseq);
+            clientAdds[clientId] = created.id;
+            return { kind: 'Add', clientId, serverId: created.id, status: SyncStatus.Success };
+          }
           const created = await services.mailbox.createItem(user, folder.id, {
             class: itemClass,
             data: withRequiredDefaults(itemClass!, parsed.data),
@@ -506,6 +526,32 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           if (error instanceof NotFoundError) return undefined;
           throw error;
         }
+      }
+
+      /** A 16.x draft edited on the device: its MIME is composed again from the old fields and the new ones. */
+      async function recomposeDraft(
+        item: StoredItem & { class: 'Email' },
+        parsed: ParsedApplicationData<'Email'>,
+      ): Promise<EmailData> {
+        const current = item.data;
+        let body = parsed.draftBody;
+        if (!body) {
+          const nativeType = (
+            await services.mailbox.readBody(user, item.id, { type: 'plain', truncateBytes: 0 })
+          ).nativeType;
+          const type = nativeType === 'html' ? 'html' : 'plain';
+          body = { type, data: (await services.mailbox.readBody(user, item.id, { type })).data as string };
+        }
+        return composeDraft({
+          from: current.from ?? { address: identity.addresses[0] ?? user },
+          ...(current.to ? { to: current.to } : {}),
+          ...(current.cc ? { cc: current.cc } : {}),
+          ...(current.bcc ? { bcc: current.bcc } : {}),
+          ...(current.subject !== undefined ? { subject: current.subject } : {}),
+          ...(current.importance !== undefined ? { importance: current.importance } : {}),
+          ...draftFields(parsed),
+          body,
+        });
       }
 
       async function clientChange(command: WbxmlElement): Promise<ClientResponse> {
@@ -539,6 +585,20 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
             }
             if (parsed.present.has('flag' as never)) {
               updated = await services.mailbox.setFlag(user, item.id, data.flag as never);
+              ownModseqs.add(updated.modseq);
+            }
+            if (
+              item.data.isDraft &&
+              atLeast(version, '16.0') &&
+              isDraftEdit(parsed as ParsedApplicationData<'Email'>)
+            ) {
+              updated = await services.mailbox.updateItem(user, item.id, {
+                class: 'Email',
+                data: await recomposeDraft(
+                  item as StoredItem & { class: 'Email' },
+                  parsed as ParsedApplicationData<'Email'>,
+                ),
+              });
               ownModseqs.add(updated.modseq);
             }
             if (parsed.present.has('categories' as never)) {
@@ -752,6 +812,20 @@ function responseElement(
       );
     }
   }
+}
+
+const DRAFT_FIELDS = ['to', 'cc', 'bcc', 'subject', 'importance'] as const;
+
+function draftFields(parsed: ParsedApplicationData<'Email'>): Omit<DraftFields, 'from'> {
+  const fields: { -readonly [K in keyof Omit<DraftFields, 'from'>]?: unknown } = {};
+  for (const key of DRAFT_FIELDS)
+    if (parsed.present.has(key) && parsed.data[key] !== undefined) fields[key] = parsed.data[key];
+  if (parsed.draftBody) fields.body = parsed.draftBody;
+  return fields as Omit<DraftFields, 'from'>;
+}
+
+function isDraftEdit(parsed: ParsedApplicationData<'Email'>): boolean {
+  return parsed.draftBody !== undefined || DRAFT_FIELDS.some((key) => parsed.present.has(key));
 }
 
 function optionsChanged(stored: CollectionState, options: JsonObject): boolean {
