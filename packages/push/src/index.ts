@@ -1,3 +1,8 @@
 export { isPushBusClosedError, PushBusClosedError, type PushBusErrorCode } from './errors.js';
 export { InProcessPushBus, type InProcessPushBusOptions, type InProcessPushBusStats } from './in-process.js';
+export {
+  HIERARCHY_CHANGED,
+  type PublishingMailboxOptions,
+  publishingMailbox,
+} from './publishing-mailbox.js';
 export type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
