@@ -17,6 +17,8 @@ export interface SyncOptions {
   /** 2.5 body truncation in bytes, or -1 for none. */
   truncation: number;
   bodyPreferences: { type: number; truncationSize?: number; allOrNone?: boolean; preview?: number }[];
+  /** 14.1+ `BodyPartPreference`s (Type 2, HTML, is the only type MS-ASAIRS defines for body parts). */
+  bodyPartPreferences?: { type: number; truncationSize?: number; allOrNone?: boolean; preview?: number }[];
   rightsManagementSupport: boolean;
   maxItems: number;
   /** Tags of the `Supported` list sent with key 0 (`Namespace:Name`); absent when none was sent. */
@@ -69,11 +71,10 @@ export function readSyncOptions(
   if (options.has('RightsManagementSupport')) {
     result.rightsManagementSupport = options.boolOf('RightsManagementSupport') ?? false;
   }
-  const preferences = options.all('BodyPreference');
-  if (preferences.length > 0) {
-    result.bodyPreferences = preferences.map((preference) => {
-      const type = intIn(preference, 'Type', 1, 4);
-      if (type === undefined) throw new InvalidOptionsError('BodyPreference without Type');
+  const readPreferences = (name: 'BodyPreference' | 'BodyPartPreference', maxType: number) =>
+    options.all(name).map((preference) => {
+      const type = intIn(preference, 'Type', 1, maxType);
+      if (type === undefined) throw new InvalidOptionsError(`${name} without Type`);
       const entry: SyncOptions['bodyPreferences'][number] = { type };
       const size = intIn(preference, 'TruncationSize', 0, 0xffffffff);
       if (size !== undefined) entry.truncationSize = size;
@@ -82,7 +83,10 @@ export function readSyncOptions(
       if (preview !== undefined) entry.preview = preview;
       return entry;
     });
-  }
+  const preferences = readPreferences('BodyPreference', 4);
+  if (preferences.length > 0) result.bodyPreferences = preferences;
+  const partPreferences = readPreferences('BodyPartPreference', 2);
+  if (partPreferences.length > 0) result.bodyPartPreferences = partPreferences;
   return result;
 }
 
@@ -90,6 +94,9 @@ export function readSyncOptions(
 export function contentOptions(options: SyncOptions): ContentOptions {
   return {
     bodyPreferences: options.bodyPreferences as BodyPreference[],
+    ...(options.bodyPartPreferences
+      ? { bodyPartPreferences: options.bodyPartPreferences as BodyPreference[] }
+      : {}),
     mimeSupport: options.mimeSupport as 0 | 1 | 2,
     ...(options.mimeTruncation >= 0 ? { mimeTruncation: options.mimeTruncation } : {}),
     ...(options.truncation >= 0 ? { truncation: options.truncation } : {}),

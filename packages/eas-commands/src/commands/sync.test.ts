@@ -421,6 +421,31 @@ describe('Sync body options and batches', () => {
     expect(body.textOf('Data')!.length).toBeGreaterThan(1000);
   });
 
+  it('adds a BodyPart (HTML) for a BodyPartPreference in 14.1 and later only', async () => {
+    const { inbox } = await seed(1);
+    for (const version of ['14.0', '14.1', '16.1'] as const) {
+      const device = server.device('alice', `body-part-${version}`, version);
+      const options = [
+        AS.Options(
+          ASB.BodyPreference(ASB.Type(1), ASB.TruncationSize(100)),
+          ASB.BodyPartPreference(ASB.Type(2), ASB.TruncationSize(50)),
+        ),
+      ];
+      const key = (await sync(device, inbox, '0', options)).syncKey!;
+      const reply = await sync(device, inbox, key);
+      const part = reply.adds[0]!.child('ApplicationData')!.child('AirSyncBase:BodyPart');
+      if (version === '14.0') {
+        // The element is 14.1+: an older device never gets one.
+        expect(part).toBeUndefined();
+        continue;
+      }
+      expect(part?.intOf('Status')).toBe(1);
+      expect(part?.intOf('Type')).toBe(2);
+      expect(part?.textOf('Truncated')).toBe('1');
+      expect(new TextEncoder().encode(part?.textOf('Data')).byteLength).toBeLessThanOrEqual(50);
+    }
+  });
+
   it('applies many flag, read and delete actions of one request, and a dropped folder deletes nothing', async () => {
     const { inbox, ids } = await seed(6);
     const device = server.device('alice', 'batch', '16.1');

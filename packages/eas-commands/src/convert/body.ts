@@ -131,6 +131,38 @@ async function bodyElement(
   );
 }
 
+/**
+ * Renders `airsyncbase:BodyPart` (14.1+, MS-ASAIRS 2.2.2.10) for a message when the device sent a
+ * BodyPartPreference: the message's HTML (the only body part type), truncated as asked. The server does not cut
+ * quoted conversation history away, so the part is the whole HTML body, with Status 1.
+ */
+export async function renderBodyPart(
+  read: BodyReader,
+  context: ConvertContext,
+): Promise<WbxmlElement | null> {
+  const preference = context.options.bodyPartPreferences?.[0];
+  if (!preference || !atLeast(context.version, '14.1')) return null;
+  const content = await tryRead(read, 'html', preference.truncationSize);
+  if (!content || typeof content.data !== 'string') return null;
+  let data = content.data;
+  let truncated = content.truncated;
+  if (preference.truncationSize !== undefined) {
+    const cut = truncateUtf8(data, preference.truncationSize);
+    if (cut.truncated) ({ data, truncated } = { data: cut.data, truncated: true });
+  }
+  const withheld = truncated && preference.allOrNone === true;
+  const preview =
+    (preference.preview ?? 0) > 0 ? makePreview(htmlToText(content.data), preference.preview!) : '';
+  return ASB.BodyPart(
+    ASB.Status(1),
+    ASB.Type(2),
+    ASB.EstimatedDataSize(content.estimatedSize),
+    ASB.Truncated(truncated ? '1' : '0'),
+    withheld || (truncated && data === '') ? null : ASB.Data(data),
+    preview ? ASB.Preview(preview) : null,
+  );
+}
+
 /** Up to `length` characters (code points) of the text with runs of white space folded to one space. */
 export function makePreview(text: string, length: number): string {
   const folded = text.replace(/\s+/g, ' ').trim();

@@ -8,7 +8,7 @@ import type {
 } from '@easkit/mailbox';
 import { eas, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { formatAddress, formatAddressList, parseAddressList } from './addresses.js';
-import { parseClientBody, renderEmailBody } from './body.js';
+import { contextReader, parseClientBody, renderBodyPart, renderEmailBody } from './body.js';
 import {
   type FieldSpec,
   keyOfTag,
@@ -211,6 +211,7 @@ export const emailConverter: ItemConverter<'Email'> = {
       ...renderFields(HEADER_FIELDS, data, version),
       renderAttachments(data.attachments, version),
       ...body.elements,
+      await renderBodyPart(contextReader(context), context),
       E.MessageClass(data.messageClass),
       data.meetingRequest ? renderMeetingRequest(data.meetingRequest, version) : null,
       renderScalar('Email', 'InternetCPID', 'integer', data.internetCPID),

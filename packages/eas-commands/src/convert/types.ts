@@ -19,7 +19,7 @@ export interface BodyPreference {
 export interface ContentOptions {
   /** 12.0+ body preferences, in the device's order of preference. */
   readonly bodyPreferences: readonly BodyPreference[];
-  /** 14.1+ `BodyPartPreference` (conversation body parts); may be ignored by converters for now. */
+  /** 14.1+ `BodyPartPreference`: Email answers with an `airsyncbase:BodyPart` holding the HTML body. */
   readonly bodyPartPreferences?: readonly BodyPreference[];
   /** `MIMESupport`: 0 never MIME, 1 MIME for S/MIME messages only, 2 MIME for all messages. */
   readonly mimeSupport: 0 | 1 | 2;
