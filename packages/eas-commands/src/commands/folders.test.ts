@@ -202,6 +202,24 @@ describe('FolderSync and folder commands over HTTP', () => {
     expect(next.adds).toEqual([]);
   });
 
+  it('answers a repeated FolderUpdate and FolderDelete (lost responses) with the same outcome', async () => {
+    const device = server.device('alice', 'update-delete-retry');
+    let key = (await folderSync(device, '0')).syncKey!;
+    const made = await create(device, key, '0', 'Retry Me');
+    key = made.syncKey!;
+    const renamed = await update(device, key, made.serverId!, '0', 'Retried');
+    const renamedAgain = await update(device, key, made.serverId!, '0', 'Retried');
+    expect(renamedAgain).toEqual(renamed);
+    expect(renamed.status).toBe(1);
+    key = renamed.syncKey!;
+    const deleted = await remove(device, key, made.serverId!);
+    const deletedAgain = await remove(device, key, made.serverId!);
+    expect(deletedAgain).toEqual(deleted);
+    expect(deleted.status).toBe(1);
+    const next = await folderSync(device, deleted.syncKey!);
+    expect(next).toMatchObject({ status: 1, adds: [], updates: [], deletes: [] });
+  });
+
   it("never shows or touches another user's folders", async () => {
     const device = server.device('alice', 'isolation');
     const key = (await folderSync(device, '0')).syncKey!;
