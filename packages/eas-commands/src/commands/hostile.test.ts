@@ -118,3 +118,19 @@ describe('Sync Wait and HeartbeatInterval limits', () => {
     expect(fine.body!.child('Collections')!.child('Collection')!.intOf('Status')).toBe(1);
   });
 });
+
+describe('Sync with too many collections', () => {
+  const server = new TestServer({ maxCollections: 2 });
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('answers Status 15', async () => {
+    const device = server.device('alice', 'many');
+    const ids = ['alice:Inbox', 'alice:Drafts', 'alice:Contacts'].map((name) => server.folders.get(name)!.id);
+    const reply = await device.send(
+      'Sync',
+      AS.Sync(AS.Collections(ids.map((id) => AS.Collection(AS.SyncKey('0'), AS.CollectionId(id))))),
+    );
+    expect(reply.body!.intOf('Status')).toBe(15);
+  });
+});

@@ -82,6 +82,8 @@ export interface SyncCommandOptions {
     folderId: string;
     itemId: ItemId;
   }) => void;
+  /** More collections than this in one request get Status 15 (invalid Sync request). Default 300. */
+  readonly maxCollections?: number;
   /** Clock for filter windows (tests). */
   readonly now?: () => number;
 }
@@ -189,6 +191,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       ];
     }
     if (collections.length === 0) return topStatus(SyncStatus.IncompleteRequest);
+    if (collections.length > (options.maxCollections ?? 300)) return topStatus(SyncStatus.InvalidCommand);
 
     const requests: CollectionRequest[] = [];
     for (const element of collections) {
