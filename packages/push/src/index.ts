@@ -6,3 +6,11 @@ export {
   publishingMailbox,
 } from './publishing-mailbox.js';
 export type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
+export {
+  WaiterRegistry,
+  type WaiterRegistryOptions,
+  type WaiterRegistryStats,
+  type WaiterTimers,
+  type WaitOutcome,
+  type WaitRequest,
+} from './waiters.js';
