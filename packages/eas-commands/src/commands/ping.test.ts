@@ -1,0 +1,506 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type FolderId,
+  FolderType,
+  type MailboxStore,
+  MemoryMailboxStore,
+  ROOT_FOLDER_ID,
+} from '@easkit/mailbox';
+import { InProcessPushBus, publishingMailbox, WaiterRegistry, type WaiterTimers } from '@easkit/push';
+import { MemorySyncStateStore, type SyncStateStore } from '@easkit/sync-state';
+import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectLibwbxmlReadsAll, STANDARD_FOLDERS, USERS } from '../../test/harness.js';
+import { createEasHandler } from '../http/handler.js';
+import { createNodeListener } from '../http/node-adapter.js';
+import { createEasCommands } from './index.js';
+import { PING_PARAMETERS, type PingCommandOptions, PingStatus, pingCommand } from './ping.js';
+
+const { Ping: P, AirSync: AS, FolderHierarchy: FH } = eas;
+
+/** Heartbeats fired by the test, never by the clock. */
+class ManualTimers implements WaiterTimers {
+  readonly pending = new Map<number, () => void>();
+  #next = 0;
+  set(callback: () => void): unknown {
+    this.pending.set(++this.#next, callback);
+    return this.#next;
+  }
+  clear(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  fireAll(): void {
+    const callbacks = [...this.pending.values()];
+    this.pending.clear();
+    for (const callback of callbacks) callback();
+  }
+}
+
+const responses: Uint8Array[] = [];
+const servers: PingServer[] = [];
+
+/** An EAS endpoint over real HTTP: publishing mailbox, in-process bus, waiter registry and Ping. */
+class PingServer {
+  readonly memory = new MemoryMailboxStore();
+  readonly bus = new InProcessPushBus();
+  readonly mailbox: MailboxStore;
+  readonly timers = new ManualTimers();
+  readonly waiters = new WaiterRegistry({ bus: this.bus, timers: this.timers });
+  readonly folders = new Map<string, FolderId>();
+  readonly syncState: SyncStateStore;
+  #server: Server | undefined;
+  url = '';
+
+  constructor(
+    readonly pingOptions: PingCommandOptions = {},
+    overrides: { syncState?: SyncStateStore } = {},
+  ) {
+    this.mailbox = publishingMailbox(this.memory, this.bus);
+    this.syncState = overrides.syncState ?? new MemorySyncStateStore();
+  }
+
+  async start(): Promise<this> {
+    for (const [name, user] of Object.entries(USERS)) {
+      await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
+      for (const folder of STANDARD_FOLDERS) {
+        const created = await this.mailbox.createFolder(user.id, { ...folder, parentId: ROOT_FOLDER_ID });
+        this.folders.set(`${name}:${folder.displayName}`, created.id);
+      }
+    }
+    const services = { mailbox: this.mailbox, syncState: this.syncState };
+    const handler = createEasHandler({
+      authenticate: async (credentials) => {
+        const user = Object.values(USERS).find(
+          (candidate) =>
+            credentials.scheme === 'basic' &&
+            candidate.id === credentials.username &&
+            candidate.password === credentials.password,
+        );
+        return user ? { userId: user.id, addresses: [user.id] } : undefined;
+      },
+      commands: {
+        ...createEasCommands(services),
+        Ping: pingCommand({ ...services, waiters: this.waiters }, this.pingOptions),
+      },
+    });
+    this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    servers.push(this);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.waiters.close();
+    this.#server?.closeAllConnections();
+    await new Promise((resolve) => this.#server?.close(resolve));
+  }
+
+  folder(user: keyof typeof USERS, name: string): FolderId {
+    return this.folders.get(`${user}:${name}`)!;
+  }
+
+  device(user: keyof typeof USERS, deviceId: string, version: ProtocolVersion = '14.1'): Device {
+    return new Device(this, user, deviceId, version);
+  }
+
+  /** Resolves once `count` requests are waiting (a readiness condition, not a delay). */
+  async waiting(count: number): Promise<void> {
+    for (let round = 0; this.waiters.stats().waiters !== count; round++) {
+      if (round > 2000)
+        throw new Error(`expected ${count} waiting requests, have ${this.waiters.stats().waiters}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** New mail in a user's folder, written through the publishing mailbox. */
+  async newMail(user: keyof typeof USERS, folder: string, subject = 'Hello'): Promise<void> {
+    const mime = ['From: a@example.org', `Subject: ${subject}`, 'Content-Type: text/plain', '', 'Hi', ''];
+    await this.mailbox.createItem(USERS[user].id, this.folder(user, folder), {
+      class: 'Email',
+      data: {
+        mime: new TextEncoder().encode(mime.join('\r\n')),
+        subject,
+        dateReceived: new Date(),
+        read: false,
+        messageClass: 'IPM.Note',
+      },
+    });
+  }
+}
+
+interface PingReply {
+  httpStatus: number;
+  status: number | undefined;
+  folders: string[];
+  heartbeat: number | undefined;
+  maxFolders: number | undefined;
+}
+
+class Device {
+  constructor(
+    readonly server: PingServer,
+    readonly user: keyof typeof USERS,
+    readonly deviceId: string,
+    readonly version: ProtocolVersion,
+  ) {}
+
+  async send(command: string, body: WbxmlElement | Uint8Array | undefined) {
+    const account = USERS[this.user];
+    const query = `Cmd=${command}&User=${encodeURIComponent(account.id)}&DeviceId=${this.deviceId}&DeviceType=TestPhone`;
+    const response = await fetch(`${this.server.url}/Microsoft-Server-ActiveSync?${query}`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${account.id}:${account.password}`).toString('base64')}`,
+        'MS-ASProtocolVersion': this.version,
+        'Content-Type': 'application/vnd.ms-sync.wbxml',
+      },
+      body: body === undefined ? undefined : body instanceof Uint8Array ? body : encode(body),
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > 0) responses.push(bytes);
+    return { status: response.status, body: bytes.length > 0 ? decode(bytes) : undefined };
+  }
+
+  async folderSync(): Promise<void> {
+    const reply = await this.send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
+    expect(reply.body?.intOf('Status')).toBe(1);
+  }
+
+  /** Primes a folder and pulls all of it, so the device's cursor is at the folder's latest change. */
+  async syncAll(folder: string): Promise<string> {
+    const collectionId = this.server.folder(this.user, folder);
+    const request = (key: string) =>
+      AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(key), AS.CollectionId(collectionId))));
+    let key = (await this.send('Sync', request('0')))
+      .body!.child('Collections')!
+      .child('Collection')!
+      .textOf('SyncKey')!;
+    for (let round = 0; round < 20; round++) {
+      const reply = await this.send('Sync', request(key));
+      const collection = reply.body?.child('Collections')?.child('Collection');
+      if (!collection) break; // empty response: nothing new
+      key = collection.textOf('SyncKey')!;
+      if (!collection.has('MoreAvailable')) break;
+    }
+    return key;
+  }
+
+  /** A Ping watching the named folders of this device's user (undefined parts are left out). */
+  ping(heartbeatSec: number | undefined, folders: string[] | undefined): Promise<PingReply> {
+    const ids = folders?.map((name) => this.server.folders.get(`${this.user}:${name}`) ?? name);
+    return this.pingRaw(
+      P.Ping(
+        heartbeatSec === undefined ? null : P.HeartbeatInterval(heartbeatSec),
+        ids === undefined ? null : P.Folders(ids.map((id) => P.Folder(P.Id(id), P.Class('Email')))),
+      ),
+    );
+  }
+
+  async pingRaw(body: WbxmlElement | Uint8Array | undefined): Promise<PingReply> {
+    const reply = await this.send('Ping', body);
+    return {
+      httpStatus: reply.status,
+      status: reply.body?.intOf('Status'),
+      folders:
+        reply.body
+          ?.child('Folders')
+          ?.all('Folder')
+          .map((folder) => folder.text!) ?? [],
+      heartbeat: reply.body?.intOf('HeartbeatInterval'),
+      maxFolders: reply.body?.intOf('MaxFolders'),
+    };
+  }
+}
+
+/** A server and a device that has synced alice's Inbox and Calendar. */
+async function ready(options: PingCommandOptions = {}) {
+  const server = await new PingServer(options).start();
+  const phone = server.device('alice', 'phone');
+  await phone.folderSync();
+  await phone.syncAll('Inbox');
+  await phone.syncAll('Calendar');
+  return { server, phone };
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.stop()));
+});
+
+describe('Ping over HTTP', () => {
+  it('Status 1 when the heartbeat expires with no change', async () => {
+    const { server, phone } = await ready();
+    const ping = phone.ping(300, ['Inbox', 'Calendar']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect(await ping).toMatchObject({ httpStatus: 200, status: PingStatus.HeartbeatExpired, folders: [] });
+  });
+
+  it('Status 2 with the changed folders when a change lands during the heartbeat', async () => {
+    const { server, phone } = await ready();
+    const ping = phone.ping(300, ['Inbox', 'Calendar']);
+    await server.waiting(1);
+    await server.newMail('alice', 'Deleted Items'); // not watched: the Ping keeps waiting
+    await server.newMail('alice', 'Inbox');
+    expect(await ping).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Inbox')],
+    });
+    expect(server.waiters.stats()).toEqual({ users: 0, waiters: 0 });
+  });
+
+  it('answers at once for a change made between the last Sync and the Ping', async () => {
+    const { server, phone } = await ready();
+    await server.newMail('alice', 'Inbox');
+    expect(await phone.ping(300, ['Inbox', 'Calendar'])).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Inbox')],
+    });
+    // Once the device has synced the change, the next Ping waits again.
+    await phone.syncAll('Inbox');
+    const ping = phone.ping(300, ['Inbox', 'Calendar']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect((await ping).status).toBe(PingStatus.HeartbeatExpired);
+  });
+
+  it('reports a folder the device never synced that has content', async () => {
+    const { server, phone } = await ready();
+    await server.newMail('alice', 'Sent Items');
+    expect(await phone.ping(300, ['Inbox', 'Sent Items'])).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Sent Items')],
+    });
+  });
+
+  it('an empty Ping reuses the last parameters; a partial one fills in the rest', async () => {
+    const { server, phone } = await ready();
+    const first = phone.ping(300, ['Calendar']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect((await first).status).toBe(PingStatus.HeartbeatExpired);
+    const stored = await server.syncState.get({
+      user: USERS.alice.id,
+      deviceId: 'phone',
+      collectionId: PING_PARAMETERS,
+    });
+    expect(stored?.options).toEqual({
+      heartbeatSec: 300,
+      folders: [[server.folder('alice', 'Calendar'), 'Email']],
+    });
+
+    const empty = phone.pingRaw(undefined);
+    await server.waiting(1);
+    await server.newMail('alice', 'Inbox'); // not in the cached list
+    await server.mailbox.createItem(USERS.alice.id, server.folder('alice', 'Calendar'), {
+      class: 'Calendar',
+      data: {
+        subject: 'Standup',
+        startTime: new Date('2025-01-01T09:00:00Z'),
+        endTime: new Date('2025-01-01T09:15:00Z'),
+      },
+    });
+    expect(await empty).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Calendar')],
+    });
+
+    // Heartbeat only: the folders come from the cache (Calendar has a change the device has not synced).
+    expect(await phone.ping(600, undefined)).toMatchObject({ status: PingStatus.ChangesFound });
+    // Folders only: the heartbeat comes from the cache, which the previous request updated to 600.
+    await phone.syncAll('Calendar');
+    const foldersOnly = phone.ping(undefined, ['Inbox']);
+    expect(await foldersOnly).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Inbox')],
+    });
+    const again = await server.syncState.get({
+      user: USERS.alice.id,
+      deviceId: 'phone',
+      collectionId: PING_PARAMETERS,
+    });
+    expect(again?.options).toEqual({
+      heartbeatSec: 600,
+      folders: [[server.folder('alice', 'Inbox'), 'Email']],
+    });
+  });
+
+  it('Status 3 when parameters are missing and none were cached', async () => {
+    const { phone, server } = await ready();
+    expect((await phone.pingRaw(undefined)).status).toBe(PingStatus.MissingParameters);
+    expect((await phone.pingRaw(P.Ping())).status).toBe(PingStatus.MissingParameters);
+    expect((await phone.ping(300, undefined)).status).toBe(PingStatus.MissingParameters);
+    expect((await phone.ping(undefined, ['Inbox'])).status).toBe(PingStatus.MissingParameters);
+    expect(server.waiters.stats().waiters).toBe(0);
+  });
+
+  it('Status 4 for a request that is not a well-formed Ping', async () => {
+    const { phone } = await ready();
+    expect((await phone.pingRaw(FH.FolderSync(FH.SyncKey('0')))).status).toBe(PingStatus.SyntaxError);
+    expect((await phone.pingRaw(P.Ping(P.HeartbeatInterval('soon')))).status).toBe(PingStatus.SyntaxError);
+    expect((await phone.pingRaw(P.Ping(P.HeartbeatInterval(300), P.Folders()))).status).toBe(
+      PingStatus.SyntaxError,
+    );
+    expect(
+      (await phone.pingRaw(P.Ping(P.HeartbeatInterval(300), P.Folders(P.Folder(P.Class('Email')))))).status,
+    ).toBe(PingStatus.SyntaxError);
+  });
+
+  it('Status 5 with the crossed bound when the heartbeat is out of bounds', async () => {
+    const { phone } = await ready();
+    expect(await phone.ping(59, ['Inbox'])).toMatchObject({
+      status: PingStatus.HeartbeatOutOfBounds,
+      heartbeat: 60,
+    });
+    expect(await phone.ping(3541, ['Inbox'])).toMatchObject({
+      status: PingStatus.HeartbeatOutOfBounds,
+      heartbeat: 3540,
+    });
+    // Out-of-bounds parameters are not cached.
+    expect((await phone.pingRaw(undefined)).status).toBe(PingStatus.MissingParameters);
+  });
+
+  it('takes configured bounds and MaxFolders, and answers Status 6 with MaxFolders', async () => {
+    const { phone } = await ready({ minHeartbeatSec: 30, maxHeartbeatSec: 900, maxFolders: 2 });
+    expect(await phone.ping(20, ['Inbox'])).toMatchObject({
+      status: PingStatus.HeartbeatOutOfBounds,
+      heartbeat: 30,
+    });
+    expect(await phone.ping(901, ['Inbox'])).toMatchObject({
+      status: PingStatus.HeartbeatOutOfBounds,
+      heartbeat: 900,
+    });
+    expect(await phone.ping(300, ['Inbox', 'Calendar', 'Contacts'])).toMatchObject({
+      status: PingStatus.TooManyFolders,
+      maxFolders: 2,
+    });
+    // A folder named twice counts once.
+    await phone.syncAll('Contacts');
+    const server = phone.server;
+    const ping = phone.ping(300, ['Inbox', 'Inbox', 'Calendar']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect((await ping).status).toBe(PingStatus.HeartbeatExpired);
+    expect(() =>
+      pingCommand({ ...server, waiters: server.waiters }, { minHeartbeatSec: 10, maxHeartbeatSec: 5 }),
+    ).toThrow(RangeError);
+  });
+
+  it('Status 7 without a FolderSync, for an unknown folder, and when the hierarchy changed', async () => {
+    const { server, phone } = await ready();
+    const fresh = server.device('alice', 'fresh');
+    expect((await fresh.ping(300, ['Inbox'])).status).toBe(PingStatus.HierarchyChanged);
+    expect((await phone.ping(300, ['Inbox', 'no-such-folder'])).status).toBe(PingStatus.HierarchyChanged);
+    // bob's folder ids mean nothing in alice's hierarchy.
+    expect((await phone.ping(300, [server.folder('bob', 'Inbox')])).status).toBe(PingStatus.HierarchyChanged);
+
+    await server.mailbox.createFolder(USERS.alice.id, {
+      parentId: ROOT_FOLDER_ID,
+      displayName: 'Projects',
+      type: FolderType.UserMail,
+    });
+    expect((await phone.ping(300, ['Inbox'])).status).toBe(PingStatus.HierarchyChanged);
+    await phone.folderSync();
+    const ping = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect((await ping).status).toBe(PingStatus.HeartbeatExpired);
+  });
+
+  it('Status 7 when a watched folder is deleted during the wait', async () => {
+    const { server, phone } = await ready();
+    const projects = await server.mailbox.createFolder(USERS.alice.id, {
+      parentId: ROOT_FOLDER_ID,
+      displayName: 'Projects',
+      type: FolderType.UserMail,
+    });
+    await phone.folderSync();
+    const ping = phone.ping(300, ['Inbox', projects.id]);
+    await server.waiting(1);
+    await server.mailbox.deleteFolder(USERS.alice.id, projects.id);
+    expect((await ping).status).toBe(PingStatus.HierarchyChanged);
+  });
+
+  it('Status 7 when the hierarchy changes during the wait', async () => {
+    const { server, phone } = await ready();
+    const ping = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    await server.mailbox.createFolder(USERS.alice.id, {
+      parentId: ROOT_FOLDER_ID,
+      displayName: 'Projects',
+      type: FolderType.UserMail,
+    });
+    expect((await ping).status).toBe(PingStatus.HierarchyChanged);
+  });
+
+  it('Status 8 when a store fails', async () => {
+    const syncState = new MemorySyncStateStore();
+    const server = await new PingServer({}, { syncState }).start();
+    const phone = server.device('alice', 'phone');
+    await phone.folderSync();
+    syncState.get = async () => {
+      throw new Error('sync-state store down');
+    };
+    expect((await phone.ping(300, ['Inbox'])).status).toBe(PingStatus.ServerError);
+  });
+
+  it('a newer Ping of the same device ends the older with Status 1', async () => {
+    const { server, phone } = await ready();
+    const tablet = server.device('alice', 'tablet');
+    await tablet.folderSync();
+    const tabletPing = tablet.ping(300, ['Inbox']);
+    const older = phone.ping(300, ['Calendar']);
+    await server.waiting(2);
+    const newer = phone.ping(300, ['Inbox']);
+    expect((await older).status).toBe(PingStatus.HeartbeatExpired);
+    await server.waiting(2);
+    await server.newMail('alice', 'Inbox');
+    expect(await newer).toMatchObject({
+      status: PingStatus.ChangesFound,
+      folders: [server.folder('alice', 'Inbox')],
+    });
+    // The tablet never synced the Inbox, so the new mail is a change for it too.
+    expect((await tabletPing).status).toBe(PingStatus.ChangesFound);
+  });
+
+  it('wakes only the devices of the user whose mailbox changed', async () => {
+    const server = await new PingServer().start();
+    const devices = [
+      server.device('alice', 'a1'),
+      server.device('alice', 'a2', '12.1'),
+      server.device('bob', 'b1', '2.5'),
+      server.device('bob', 'b2', '16.1'),
+    ];
+    for (const device of devices) {
+      await device.folderSync();
+      await device.syncAll('Inbox');
+    }
+    const pings = devices.map((device) => device.ping(300, ['Inbox']));
+    await server.waiting(4);
+    await server.newMail('bob', 'Inbox');
+    expect((await pings[2])!.status).toBe(PingStatus.ChangesFound);
+    expect((await pings[3])!.status).toBe(PingStatus.ChangesFound);
+    expect(server.waiters.stats()).toEqual({ users: 1, waiters: 2 });
+    server.timers.fireAll();
+    expect((await pings[0])!.status).toBe(PingStatus.HeartbeatExpired);
+    expect((await pings[1])!.status).toBe(PingStatus.HeartbeatExpired);
+  });
+
+  it('answers waiting Pings with Status 1 on shutdown', async () => {
+    const { server, phone } = await ready();
+    const bobPhone = server.device('bob', 'phone');
+    await bobPhone.folderSync();
+    await bobPhone.syncAll('Inbox');
+    const pings = [phone.ping(300, ['Inbox']), bobPhone.ping(300, ['Inbox'])];
+    await server.waiting(2);
+    await server.waiters.close();
+    expect((await Promise.all(pings)).map((reply) => reply.status)).toEqual([1, 1]);
+    // Later Pings answer at once instead of hanging on a server that is going away.
+    expect((await phone.ping(300, ['Inbox'])).status).toBe(PingStatus.HeartbeatExpired);
+  });
+
+  it('libwbxml reads every Ping response', async () => {
+    await expectLibwbxmlReadsAll(responses, 20);
+  });
+});

@@ -1,0 +1,251 @@
+import { type FolderId, NotFoundError, type UserId } from '@easkit/mailbox';
+import type { WaiterRegistry, WaitOutcome } from '@easkit/push';
+import { type CollectionKey, type CollectionState, hierarchyKey, latestSyncKey } from '@easkit/sync-state';
+import { eas, type WbxmlElement } from '@easkit/wbxml';
+import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
+import { type EasServices, folderVisible } from './services.js';
+
+const { Ping: P } = eas;
+
+/** Ping statuses (MS-ASCMD 2.2.3.177.11). */
+export const PingStatus = {
+  /** The heartbeat ran out with no change in the watched folders. */
+  HeartbeatExpired: 1,
+  /** Watched folders changed; the response lists them. */
+  ChangesFound: 2,
+  /** An empty (or partial) Ping and no earlier parameters to fill it from. */
+  MissingParameters: 3,
+  /** The request cannot be read as a Ping. */
+  SyntaxError: 4,
+  /** HeartbeatInterval out of the server's bounds; the response carries the bound that was crossed. */
+  HeartbeatOutOfBounds: 5,
+  /** More folders than the server watches at once; the response carries MaxFolders. */
+  TooManyFolders: 6,
+  /** A watched folder is unknown to the device's hierarchy, or the hierarchy changed: FolderSync first. */
+  HierarchyChanged: 7,
+  ServerError: 8,
+} as const;
+
+export interface PingCommandOptions {
+  /** Shortest HeartbeatInterval accepted, in seconds. Default 60, the shortest Sync allows (MS-ASCMD 2.2.3.88.2). */
+  readonly minHeartbeatSec?: number;
+  /**
+   * Longest HeartbeatInterval accepted, in seconds. Default 3540 (59 minutes), the protocol's maximum. Every
+   * timeout on the way to the device (socket, proxy, load balancer) must be longer than this; lower it when
+   * they cannot be raised (clients then learn the bound from Status 5 and stay below it).
+   */
+  readonly maxHeartbeatSec?: number;
+  /** How many folders one Ping may watch. Default 300: more than the folders clients push-enable in practice. */
+  readonly maxFolders?: number;
+}
+
+/** The services Ping needs: the stores, and the registry its requests wait in. */
+export interface PingServices extends EasServices {
+  readonly waiters: WaiterRegistry;
+}
+
+export const PING_DEFAULTS = { minHeartbeatSec: 60, maxHeartbeatSec: 3540, maxFolders: 300 } as const;
+
+/**
+ * Sync-state collection id under which a device's last Ping parameters are kept, so an empty Ping (or one
+ * that leaves out HeartbeatInterval or Folders) reuses them (MS-ASCMD 3.1.5.8).
+ */
+export const PING_PARAMETERS = '#ping';
+
+interface PingParameters {
+  heartbeatSec: number;
+  /** [folder id, class as the device named it ('' when it named none)]. */
+  folders: [FolderId, string][];
+}
+
+/** A folder as FolderSync recorded the device to hold it: [parentId, displayName, type]. */
+type KnownFolder = [FolderId, string, number];
+
+class PingSyntaxError extends Error {}
+
+function pingAnswer(status: number, ...rest: (WbxmlElement | null)[]): EasCommandResult {
+  return { kind: 'wbxml', body: P.Ping(P.Status(status), ...rest) };
+}
+
+/** The parameters the request names (either may be absent). @throws PingSyntaxError */
+function readRequest(body: WbxmlElement | undefined): Partial<PingParameters> {
+  if (body === undefined) return {};
+  if (body.name !== 'Ping') throw new PingSyntaxError('not a Ping request');
+  const request: Partial<PingParameters> = {};
+  const heartbeat = body.textOf('HeartbeatInterval');
+  if (heartbeat !== undefined) {
+    if (!/^\d{1,9}$/.test(heartbeat)) throw new PingSyntaxError('HeartbeatInterval is not a number');
+    request.heartbeatSec = Number(heartbeat);
+  }
+  const folders = body.child('Folders');
+  if (folders !== undefined) {
+    const list = folders.all('Folder');
+    if (list.length === 0) throw new PingSyntaxError('Folders without Folder');
+    const seen = new Set<FolderId>();
+    request.folders = [];
+    for (const folder of list) {
+      const id = folder.textOf('Id');
+      if (id === undefined || id === '') throw new PingSyntaxError('Folder without Id');
+      if (seen.has(id)) continue;
+      seen.add(id);
+      request.folders.push([id, folder.textOf('Class') ?? '']);
+    }
+  }
+  return request;
+}
+
+/**
+ * Ping (MS-ASCMD 2.2.1.13), every protocol version: waits until one of the watched folders changes for this
+ * device (Status 2 with those folders) or the heartbeat runs out (Status 1).
+ *
+ * - Parameters left out of the request (all of them in an empty Ping) come from the device's previous Ping,
+ *   kept in the sync-state store under {@link PING_PARAMETERS}; Status 3 when there is none. A `<Ping/>`
+ *   with neither element is read as an empty Ping.
+ * - A change counts relative to what the device was last sent: a folder changed when the mailbox has a change
+ *   after the cursor of the device's newest sync key for it (a folder never synced counts from 0). So a change
+ *   made before the Ping arrived answers at once (MS-ASCMD 3.1.5.8).
+ * - Status 7 when a watched folder is not in the hierarchy the device holds (or no longer visible), when the
+ *   device never ran FolderSync, or when the hierarchy changed since its last FolderSync; also when that
+ *   happens during the wait.
+ * - A newer Ping (or hanging Sync) of the same device ends this one with Status 1, as does server shutdown
+ *   (`waiters.close()`): the spec names no status for either; 1 is what every client handles as "ask again",
+ *   so a device that already moved on to the newer request loses nothing.
+ * - Status 8 for a store failure.
+ */
+export function pingCommand(services: PingServices, options: PingCommandOptions = {}): EasCommandHandler {
+  const minHeartbeatSec = options.minHeartbeatSec ?? PING_DEFAULTS.minHeartbeatSec;
+  const maxHeartbeatSec = options.maxHeartbeatSec ?? PING_DEFAULTS.maxHeartbeatSec;
+  const maxFolders = options.maxFolders ?? PING_DEFAULTS.maxFolders;
+  if (!(minHeartbeatSec >= 1 && minHeartbeatSec <= maxHeartbeatSec && maxFolders >= 1)) {
+    throw new RangeError('pingCommand: need 1 <= minHeartbeatSec <= maxHeartbeatSec and maxFolders >= 1');
+  }
+
+  return async ({ identity, head, body }: EasCommandContext): Promise<EasCommandResult> => {
+    const user = identity.userId;
+    const deviceId = head.deviceId;
+    let request: Partial<PingParameters>;
+    try {
+      request = readRequest(body);
+    } catch (error) {
+      if (error instanceof PingSyntaxError) return pingAnswer(PingStatus.SyntaxError);
+      throw error;
+    }
+    try {
+      const cacheKey: CollectionKey = { user, deviceId, collectionId: PING_PARAMETERS };
+      let cached: CollectionState | null = null;
+      let previous: Partial<PingParameters> = {};
+      if (request.heartbeatSec === undefined || request.folders === undefined) {
+        cached = await services.syncState.get(cacheKey);
+        previous = (cached?.options ?? {}) as Partial<PingParameters>;
+      }
+      const heartbeatSec = request.heartbeatSec ?? previous.heartbeatSec;
+      const folders = request.folders ?? previous.folders;
+      if (heartbeatSec === undefined || folders === undefined)
+        return pingAnswer(PingStatus.MissingParameters);
+      if (folders.length > maxFolders) return pingAnswer(PingStatus.TooManyFolders, P.MaxFolders(maxFolders));
+      if (heartbeatSec < minHeartbeatSec || heartbeatSec > maxHeartbeatSec) {
+        const bound = heartbeatSec < minHeartbeatSec ? minHeartbeatSec : maxHeartbeatSec;
+        return pingAnswer(PingStatus.HeartbeatOutOfBounds, P.HeartbeatInterval(bound));
+      }
+      if (request.heartbeatSec !== undefined || request.folders !== undefined) {
+        await remember(cacheKey, { heartbeatSec, folders });
+      }
+
+      const folderIds = folders.map(([id]) => id);
+      if (await hierarchyStale(user, deviceId, folderIds)) return pingAnswer(PingStatus.HierarchyChanged);
+
+      let stale = false;
+      const outcome: WaitOutcome = await services.waiters.wait({
+        user,
+        deviceId,
+        folderIds,
+        heartbeatMs: heartbeatSec * 1000,
+        hasChanges: async (hint) => {
+          if (hint === undefined && (await hierarchyStale(user, deviceId, folderIds))) {
+            stale = true;
+            return folderIds;
+          }
+          const checked = hint ?? folderIds;
+          const flags = await Promise.all(checked.map((id) => folderChanged(user, deviceId, id)));
+          if (flags.includes('gone')) {
+            stale = true;
+            return folderIds;
+          }
+          return checked.filter((_, index) => flags[index] === 'changed');
+        },
+      });
+      if (outcome.kind !== 'changed') return pingAnswer(PingStatus.HeartbeatExpired);
+      if (stale) return pingAnswer(PingStatus.HierarchyChanged);
+      return pingAnswer(PingStatus.ChangesFound, P.Folders(outcome.folderIds.map((id) => P.Folder(id))));
+    } catch {
+      return pingAnswer(PingStatus.ServerError);
+    }
+  };
+
+  async function remember(key: CollectionKey, parameters: PingParameters): Promise<void> {
+    const stored = await services.syncState.get(key);
+    if (stored && JSON.stringify(stored.options) === JSON.stringify(parameters)) return;
+    const next: CollectionState = {
+      confirmed: { syncKey: 'ping', cursor: 0 },
+      pending: null,
+      options: { heartbeatSec: parameters.heartbeatSec, folders: parameters.folders },
+    };
+    // A lost race means another request of the device wrote its parameters just now: theirs are as good.
+    await services.syncState.compareAndSet(key, stored ? latestSyncKey(stored) : null, next);
+  }
+
+  /**
+   * Whether the device must run FolderSync before its Ping means anything: it never did, a watched folder is
+   * not in the hierarchy it holds, or the hierarchy changed since (a folder added, renamed, moved or deleted
+   * that the device has not been told about).
+   */
+  async function hierarchyStale(
+    user: UserId,
+    deviceId: string,
+    folderIds: readonly FolderId[],
+  ): Promise<boolean> {
+    const state = await services.syncState.get(hierarchyKey(user, deviceId));
+    if (state === null) return true;
+    // The newest key's view: the device is taken to hold the last response it was sent (MS-ASCMD 3.1.5.8).
+    const known = (state.pending?.meta?.folders ?? state.confirmed.meta?.folders ?? {}) as Record<
+      FolderId,
+      KnownFolder
+    >;
+    if (folderIds.some((id) => known[id] === undefined)) return true;
+    const cursor = state.pending?.cursor ?? state.confirmed.cursor;
+    const changes = await services.mailbox.folderChanges(user, cursor);
+    for (const folder of [...changes.added, ...changes.changed]) {
+      if (!folderVisible(services, folder)) {
+        if (known[folder.id] !== undefined) return true;
+        continue;
+      }
+      const entry = known[folder.id];
+      if (
+        entry === undefined ||
+        entry[0] !== folder.parentId ||
+        entry[1] !== folder.displayName ||
+        entry[2] !== folder.type
+      ) {
+        return true;
+      }
+    }
+    return changes.deleted.some((id) => known[id] !== undefined);
+  }
+
+  /** Whether a folder has changes after the cursor of the device's newest sync key for it. */
+  async function folderChanged(
+    user: UserId,
+    deviceId: string,
+    folderId: FolderId,
+  ): Promise<'changed' | 'unchanged' | 'gone'> {
+    const state = await services.syncState.get({ user, deviceId, collectionId: folderId });
+    const cursor = state === null ? 0 : (state.pending?.cursor ?? state.confirmed.cursor);
+    try {
+      const page = await services.mailbox.changes(user, folderId, cursor, 1);
+      return page.changes.length > 0 ? 'changed' : 'unchanged';
+    } catch (error) {
+      if (error instanceof NotFoundError) return 'gone';
+      throw error;
+    }
+  }
+}
