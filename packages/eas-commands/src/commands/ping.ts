@@ -27,7 +27,7 @@ export const PingStatus = {
 } as const;
 
 export interface PingCommandOptions {
-  /** Shortest HeartbeatInterval accepted, in seconds. Default 60, the shortest Sync allows (MS-ASCMD 2.2.3.88.2). */
+  /** Shortest HeartbeatInterval accepted, in seconds. Default 60, the lower bound Sync's HeartbeatInterval has. */
   readonly minHeartbeatSec?: number;
   /**
    * Longest HeartbeatInterval accepted, in seconds. Default 3540 (59 minutes), the protocol's maximum. Every
@@ -152,8 +152,7 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
       }
 
       const folderIds = folders.map(([id]) => id);
-      if (await hierarchyStale(user, deviceId, folderIds)) return pingAnswer(PingStatus.HierarchyChanged);
-
+      // The registry's first re-read (hint undefined) checks the hierarchy too, so a stale one answers at once.
       let stale = false;
       const outcome: WaitOutcome = await services.waiters.wait({
         user,
