@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createEasCommands } from '@easkit/eas-commands';
 import { MemoryMailboxStore } from '@easkit/mailbox';
+import { InProcessPushBus, publishingMailbox, WaiterRegistry } from '@easkit/push';
 import { MemorySyncStateStore } from '@easkit/sync-state';
 import { pino } from 'pino';
 import { ConfigError, configFromEnv } from './config.js';
@@ -11,7 +12,10 @@ import { startEasServer } from './server.js';
 async function main(): Promise<void> {
   const config = configFromEnv();
   const logger = pino({ level: config.logLevel, base: undefined });
-  const mailbox = new MemoryMailboxStore();
+  // Every write through the mailbox publishes the changed folders, which wakes the device's waiting Ping.
+  const bus = new InProcessPushBus();
+  const mailbox = publishingMailbox(new MemoryMailboxStore(), bus);
+  const waiters = new WaiterRegistry({ bus });
   const syncState = new MemorySyncStateStore();
   const passwords = new PasswordDirectory();
   const demo = await seedDemoMailbox(mailbox);
@@ -23,7 +27,7 @@ async function main(): Promise<void> {
     mailbox,
     passwords,
     commands: createEasCommands(
-      { mailbox, syncState },
+      { mailbox, syncState, waiters },
       {
         sync: {
           onItemError: ({ user, itemId, folderId, error }) =>
@@ -44,10 +48,14 @@ async function main(): Promise<void> {
   process.stdout.write(`easkit listening on ${running.url}/Microsoft-Server-ActiveSync (in-memory store)\n`);
 
   const stop = () => {
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    // Waiting Pings are answered first, so devices reconnect without an error.
+    waiters
+      .close()
+      .then(() => running.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MemoryMailboxStore } from '@easkit/mailbox';
+import { decode, eas, encode, type WbxmlElement } from '@easkit/wbxml';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv } from './config.js';
@@ -106,6 +107,63 @@ describe('easkit-server (the built entry point)', () => {
     expect(response.status).toBe(200);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('answers a waiting Ping before it exits on SIGTERM', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/main.js')], {
+      env: { ...process.env, EASKIT_PORT: '0', EASKIT_LOG_LEVEL: 'silent', EASKIT_DEMO_PASSWORD: 'pw' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 15_000);
+      child.stdout.on('data', () => {
+        if (output.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const url = /listening on (http:\/\/\S+)/.exec(output)![1]!;
+    const { AirSync: AS, FolderHierarchy: FH, Ping: P } = eas;
+    const send = async (command: string, body: WbxmlElement) => {
+      const response = await fetch(`${url}?Cmd=${command}&User=demo&DeviceId=sigterm&DeviceType=iPhone`, {
+        method: 'POST',
+        headers: {
+          Authorization: basic('demo', 'pw'),
+          'MS-ASProtocolVersion': '14.1',
+          'Content-Type': 'application/vnd.ms-sync.wbxml',
+        },
+        body: encode(body),
+      });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return bytes.length ? decode(bytes) : undefined;
+    };
+    const hierarchy = await send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
+    const inbox = hierarchy!
+      .require('Changes')
+      .all('Add')
+      .find((folder) => folder.intOf('Type') === 2)!
+      .textOf('ServerId')!;
+    const primed = await send(
+      'Sync',
+      AS.Sync(AS.Collections(AS.Collection(AS.SyncKey('0'), AS.CollectionId(inbox)))),
+    );
+    const key = primed!.require('Collections').require('Collection').textOf('SyncKey')!;
+    await send('Sync', AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(key), AS.CollectionId(inbox)))));
+    const ping = send(
+      'Ping',
+      P.Ping(P.HeartbeatInterval(600), P.Folders(P.Folder(P.Id(inbox), P.Class('Email')))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const answer = await ping;
+    expect(answer!.intOf('Status')).toBe(1);
     expect(await exited).toBe(0);
   });
 

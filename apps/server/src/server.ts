@@ -81,7 +81,9 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
+        // Idle keep-alive sockets go now; requests still being answered get a few seconds to finish.
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5000).unref();
       }),
   };
 }

@@ -2,6 +2,7 @@ export * from './commands/estimate-move.js';
 export * from './commands/folders.js';
 export * from './commands/index.js';
 export * from './commands/item-operations.js';
+export * from './commands/ping.js';
 export * from './commands/services.js';
 export * from './commands/sync.js';
 export * from './commands/sync-options.js';

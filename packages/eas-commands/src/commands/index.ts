@@ -8,12 +8,14 @@ import {
   folderUpdateCommand,
 } from './folders.js';
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
+import { type PingCommandOptions, pingCommand } from './ping.js';
 import type { EasServices } from './services.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
 
 export interface EasCommandsOptions {
   readonly sync?: SyncCommandOptions;
   readonly itemOperations?: ItemOperationsOptions;
+  readonly ping?: PingCommandOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -30,5 +32,8 @@ export function createEasCommands(
     GetItemEstimate: getItemEstimateCommand(services),
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
+    ...(services.waiters
+      ? { Ping: pingCommand({ ...services, waiters: services.waiters }, options.ping) }
+      : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { type Folder, folderClass, type ItemClass, type MailboxStore } from '@easkit/mailbox';
+import type { WaiterRegistry } from '@easkit/push';
 import type { SyncStateStore } from '@easkit/sync-state';
 
 /** The stores the command handlers work against; each is a contract with swappable implementations. */
@@ -11,6 +12,11 @@ export interface EasServices {
    * for a store without notes.
    */
   readonly classes?: readonly ItemClass[];
+  /**
+   * Where hanging requests (Ping) wait for the PushBus; without it Ping is not offered. Wrap the mailbox with
+   * `publishingMailbox` from @easkit/push so that writes wake them.
+   */
+  readonly waiters?: WaiterRegistry;
 }
 
 /** Whether devices may see this folder: mail-type folders always, others when the store supports the class. */
