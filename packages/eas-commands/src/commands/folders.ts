@@ -43,8 +43,18 @@ export const FolderStatus = {
 } as const;
 
 /** A folder as the device is known to hold it: [parentId, displayName, type]. */
-type KnownFolder = [FolderId, string, number];
+export type KnownFolder = [FolderId, string, number];
 type KnownHierarchy = Record<FolderId, KnownFolder>;
+
+/**
+ * The folders a device holds by its newest hierarchy key (the pending response counts as received, MS-ASCMD
+ * 3.1.5.8), by id. Other commands (Ping) read the hierarchy state through this, never its layout.
+ */
+export function deviceHierarchy(state: CollectionState): Readonly<Record<FolderId, KnownFolder>> {
+  return (
+    ((state.pending?.meta?.folders ?? state.confirmed.meta?.folders) as KnownHierarchy | undefined) ?? {}
+  );
+}
 
 /** What a hierarchy response carried, kept so a repeated request is answered identically. */
 interface HierarchySnapshot extends JsonObject {

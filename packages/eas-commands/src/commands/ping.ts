@@ -3,6 +3,7 @@ import type { WaiterRegistry, WaitOutcome } from '@easkit/push';
 import { type CollectionKey, type CollectionState, hierarchyKey, latestSyncKey } from '@easkit/sync-state';
 import { eas, type WbxmlElement } from '@easkit/wbxml';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
+import { deviceHierarchy } from './folders.js';
 import { type EasServices, folderVisible } from './services.js';
 
 const { Ping: P } = eas;
@@ -57,9 +58,6 @@ interface PingParameters {
   /** [folder id, class as the device named it ('' when it named none)]. */
   folders: [FolderId, string][];
 }
-
-/** A folder as FolderSync recorded the device to hold it: [parentId, displayName, type]. */
-type KnownFolder = [FolderId, string, number];
 
 class PingSyntaxError extends Error {}
 
@@ -206,10 +204,7 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     const state = await services.syncState.get(hierarchyKey(user, deviceId));
     if (state === null) return true;
     // The newest key's view: the device is taken to hold the last response it was sent (MS-ASCMD 3.1.5.8).
-    const known = (state.pending?.meta?.folders ?? state.confirmed.meta?.folders ?? {}) as Record<
-      FolderId,
-      KnownFolder
-    >;
+    const known = deviceHierarchy(state);
     if (folderIds.some((id) => known[id] === undefined)) return true;
     const cursor = state.pending?.cursor ?? state.confirmed.cursor;
     const changes = await services.mailbox.folderChanges(user, cursor);
