@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type EmailData,
   type Folder,
+  type FolderId,
   FolderType,
   folderClass,
   type ItemChange,
@@ -12,6 +13,7 @@ import {
   type StoredItem,
   type UserId,
 } from '@easkit/mailbox';
+import type { WaiterRegistry } from '@easkit/push';
 import {
   type CollectionKey,
   type CollectionState,
@@ -112,6 +114,30 @@ type ClientResponse =
   | { kind: 'Add'; clientId: string; serverId?: string; status: number }
   | { kind: 'Change' | 'Delete' | 'Fetch'; serverId: string; status: number };
 
+/** What one collection of a run answered. */
+interface CollectionOutcome {
+  element: WbxmlElement;
+  sentCount: number;
+  /** The response must carry this collection (changes, responses, a new key, an error, MoreAvailable). */
+  significant: boolean;
+  /** Nothing to say, but the device wants this folder's changes: the folder and the key it holds. */
+  watch?: { folderId: FolderId; syncKey: string };
+}
+
+/** One run of a Sync request over all its collections. */
+interface SyncPass {
+  results: WbxmlElement[];
+  anythingToSay: boolean;
+  /** The collections a hanging Sync waits on, with the device's key of each. */
+  watched: Map<FolderId, string>;
+}
+
+/**
+ * How often a hanging Sync waits again after a wake-up that had nothing for the device (a change outside its
+ * filter window, or one it made itself), within the same deadline.
+ */
+const MAX_WAIT_ROUNDS = 20;
+
 interface CollectionSnapshot {
   requestHash: string;
   /** How often the device presented the key this response answered again (it never confirmed it). */
@@ -154,12 +180,21 @@ const SERVER_OWNED = new Set(['uid', 'organizerName', 'organizerEmail', 'dtStamp
 export function syncCommand(services: EasServices, options: SyncCommandOptions = {}): EasCommandHandler {
   const timeBudgetMs = options.timeBudgetMs ?? 20_000;
   const now = options.now ?? Date.now;
+  /**
+   * The hanging Syncs of this process by user and device. Any later Sync of the device marks the older one
+   * abandoned: the device moved on, so the older one must not sync again when it wakes (the two would race
+   * for the same keys); it answers the empty response instead.
+   */
+  const hanging = new Map<string, { abandoned: boolean }>();
 
   return async (context: EasCommandContext): Promise<EasCommandResult> => {
     const { identity, head } = context;
     const version = head.protocolVersion;
     const user = identity.userId;
-    const started = Date.now();
+    const deviceKey = `${user}\u0000${head.deviceId}`;
+    const older = hanging.get(deviceKey);
+    if (older) older.abandoned = true;
+    let started = Date.now();
     const cacheKey: CollectionKey = { user, deviceId: head.deviceId, collectionId: CACHED_REQUEST };
 
     let body = context.body;
@@ -177,6 +212,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     if (limitProblem) return limitProblem;
 
     let collections = body.child('Collections')?.all('Collection') ?? [];
+    // Wait or HeartbeatInterval: from the request, else (partial request) from the cached one.
+    let hangMs = hangingIntervalMs(body);
     if (body.has('Partial') && atLeast(version, '12.1')) {
       const cached = await services.syncState.get(cacheKey);
       const saved = cached?.options?.request as string | undefined;
@@ -189,46 +226,136 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           (collection) => !named.has(collection.textOf('CollectionId')),
         ),
       ];
+      if (hangMs === undefined && !checkWaitLimits(previous)) hangMs = hangingIntervalMs(previous);
     }
     if (collections.length === 0) return topStatus(SyncStatus.IncompleteRequest);
     if (collections.length > (options.maxCollections ?? 300)) return topStatus(SyncStatus.InvalidCommand);
+    const requestBody = body;
 
-    const requests: CollectionRequest[] = [];
-    for (const element of collections) {
-      const request = readCollection(element);
-      if (!request) return topStatus(SyncStatus.ProtocolError);
-      requests.push(request);
-    }
-    let requestWindow = Number(body.textOf('WindowSize') ?? '0');
-    if (!Number.isInteger(requestWindow) || requestWindow <= 0) requestWindow = Number.POSITIVE_INFINITY;
-
-    // An empty (or partial) request reuses the keys the device was last given.
-    if (emptyRequest || body.has('Partial')) {
-      for (const request of requests) {
-        const state = await services.syncState.get({
-          user,
-          deviceId: head.deviceId,
-          collectionId: request.collectionId,
-        });
-        if (state) request.syncKey = latestSyncKey(state);
-      }
-    }
-
-    const results: WbxmlElement[] = [];
-    let anythingToSay = false;
-    for (const request of requests) {
-      const budget = Math.min(request.windowSize, requestWindow);
-      const outcome = await syncCollection(request, budget);
-      requestWindow -= outcome.sentCount;
-      results.push(outcome.element);
-      if (outcome.significant) anythingToSay = true;
-    }
-
+    const first = await runOnce();
+    if (typeof first === 'string') return topStatus(SyncStatus.ProtocolError);
     if (atLeast(version, '12.1') && !emptyRequest) {
       await rememberRequest(body);
     }
-    if (atLeast(version, '12.1') && !anythingToSay) return { kind: 'empty' };
-    return { kind: 'wbxml', body: AS.Sync(AS.Collections(results)) };
+    const waiters = services.waiters;
+    if (
+      !atLeast(version, '12.1') ||
+      first.anythingToSay ||
+      hangMs === undefined ||
+      waiters === undefined ||
+      first.watched.size === 0
+    ) {
+      return answer(first);
+    }
+
+    // A hanging Sync (MS-ASCMD 3.1.5.4): nothing to say yet, so wait for a change in one of the collections
+    // (relative to the device's cursor of each), then sync again. The deadline covers every round.
+    const deadline = Date.now() + hangMs;
+    let watched = first.watched;
+    const mine = { abandoned: false };
+    hanging.set(deviceKey, mine);
+    try {
+      return await hang(waiters, hangMs);
+    } finally {
+      if (hanging.get(deviceKey) === mine) hanging.delete(deviceKey);
+    }
+
+    async function hang(waiters: WaiterRegistry, hangMs: number): Promise<EasCommandResult> {
+      for (let round = 0; round < MAX_WAIT_ROUNDS; round++) {
+        const remaining = round === 0 ? hangMs : deadline - Date.now();
+        if (remaining <= 0) break;
+        let movedOn = false;
+        const keys = watched;
+        const outcome = await waiters.wait({
+          user,
+          deviceId: head.deviceId,
+          folderIds: [...keys.keys()],
+          heartbeatMs: remaining,
+          hasChanges: async (hint) => {
+            const checked = hint ?? [...keys.keys()];
+            const flags = await Promise.all(checked.map((id) => collectionChanged(id, keys.get(id) ?? '')));
+            if (flags.includes('moved-on')) {
+              movedOn = true;
+              return checked;
+            }
+            return checked.filter((_, index) => flags[index] === 'changed');
+          },
+        });
+        // Timeout, a newer Ping or Sync of the device, shutdown, or the device synced the collection elsewhere:
+        // the empty response, which tells the device nothing changed.
+        if (outcome.kind !== 'changed' || movedOn || mine.abandoned) break;
+        started = Date.now();
+        const again = await runOnce();
+        if (typeof again === 'string') return topStatus(SyncStatus.ProtocolError);
+        if (again.anythingToSay || again.watched.size === 0) return answer(again);
+        // The change was nothing for this device (filtered out, or its own): wait out the rest.
+        watched = again.watched;
+      }
+      return { kind: 'empty' };
+    }
+
+    function answer(pass: SyncPass): EasCommandResult {
+      if (atLeast(version, '12.1') && !pass.anythingToSay) return { kind: 'empty' };
+      return { kind: 'wbxml', body: AS.Sync(AS.Collections(pass.results)) };
+    }
+
+    /** One run over the collections; 'malformed' for a collection the request does not describe well. */
+    async function runOnce(): Promise<SyncPass | 'malformed'> {
+      const requests: CollectionRequest[] = [];
+      for (const element of collections) {
+        const request = readCollection(element);
+        if (!request) return 'malformed';
+        requests.push(request);
+      }
+      let requestWindow = Number(requestBody.textOf('WindowSize') ?? '0');
+      if (!Number.isInteger(requestWindow) || requestWindow <= 0) requestWindow = Number.POSITIVE_INFINITY;
+
+      // An empty (or partial) request reuses the keys the device was last given.
+      if (emptyRequest || requestBody.has('Partial')) {
+        for (const request of requests) {
+          const state = await services.syncState.get({
+            user,
+            deviceId: head.deviceId,
+            collectionId: request.collectionId,
+          });
+          if (state) request.syncKey = latestSyncKey(state);
+        }
+      }
+
+      const results: WbxmlElement[] = [];
+      const watched = new Map<FolderId, string>();
+      let anythingToSay = false;
+      for (const request of requests) {
+        const budget = Math.min(request.windowSize, requestWindow);
+        const outcome = await syncCollection(request, budget);
+        requestWindow -= outcome.sentCount;
+        results.push(outcome.element);
+        if (outcome.significant) anythingToSay = true;
+        if (outcome.watch) watched.set(outcome.watch.folderId, outcome.watch.syncKey);
+      }
+      return { results, anythingToSay, watched };
+    }
+
+    /**
+     * Whether a waiting collection has something for the device: a change after the cursor of its newest key
+     * (the rule Ping uses), or the folder is gone (the next run answers Status 12). 'moved-on' when the
+     * device's key is no longer the one this request holds: another request of the device synced it.
+     */
+    async function collectionChanged(
+      folderId: FolderId,
+      syncKey: string,
+    ): Promise<'changed' | 'unchanged' | 'moved-on'> {
+      const state = await services.syncState.get({ user, deviceId: head.deviceId, collectionId: folderId });
+      if (state === null || latestSyncKey(state) !== syncKey) return 'moved-on';
+      const cursor = state.pending?.cursor ?? state.confirmed.cursor;
+      try {
+        const page = await services.mailbox.changes(user, folderId, cursor, 1);
+        return page.changes.length > 0 ? 'changed' : 'unchanged';
+      } catch (error) {
+        if (error instanceof NotFoundError) return 'changed';
+        throw error;
+      }
+    }
 
     async function rememberRequest(request: WbxmlElement): Promise<void> {
       // Keep the collection list and options only: keys and client commands are not replayed.
@@ -242,6 +369,9 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           ),
         ),
         request.has('WindowSize') ? AS.WindowSize(request.textOf('WindowSize')!) : null,
+        // An empty request hangs like the request it stands for.
+        request.has('Wait') ? AS.Wait(request.textOf('Wait')!) : null,
+        request.has('HeartbeatInterval') ? AS.HeartbeatInterval(request.textOf('HeartbeatInterval')!) : null,
       );
       const saved = Buffer.from(encode(stripped)).toString('base64');
       const previous = await services.syncState.get(cacheKey);
@@ -254,10 +384,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       await services.syncState.compareAndSet(cacheKey, previous ? latestSyncKey(previous) : null, next);
     }
 
-    async function syncCollection(
-      request: CollectionRequest,
-      window: number,
-    ): Promise<{ element: WbxmlElement; sentCount: number; significant: boolean }> {
+    async function syncCollection(request: CollectionRequest, window: number): Promise<CollectionOutcome> {
       const classElement =
         !atLeast(version, '14.0') && request.className ? AS.Class(request.className) : null;
       const failed = (status: number, syncKey = request.syncKey) => ({
@@ -765,6 +892,10 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           element: collectionElement(base.confirmed.syncKey, moreAvailable, [], []),
           sentCount: 0,
           significant: moreAvailable,
+          // A collection whose changes the device asked for can make a hanging Sync answer.
+          ...(getChanges && converter
+            ? { watch: { folderId: folder.id, syncKey: base.confirmed.syncKey } }
+            : {}),
         };
       }
 
@@ -874,8 +1005,7 @@ function withRequiredDefaults(itemClass: ItemClass, data: Record<string, unknown
 
 /**
  * Wait (minutes, 1-59) and HeartbeatInterval (seconds, 60-3540) ask for a hanging Sync; out of range they get
- * Status 14 with the nearest allowed value in Limit, both at once is a protocol error. The request is then
- * answered at once: hanging requests come with Ping (a later release).
+ * Status 14 with the nearest allowed value in Limit, both at once is a protocol error.
  */
 function checkWaitLimits(body: WbxmlElement): EasCommandResult | undefined {
   const wait = body.textOf('Wait');
@@ -894,6 +1024,15 @@ function checkWaitLimits(body: WbxmlElement): EasCommandResult | undefined {
     return undefined;
   };
   return check(wait, 1, 59) ?? check(heartbeat, 60, 3540);
+}
+
+/** How long a request that passed {@link checkWaitLimits} asks to hang, in ms; undefined when it does not. */
+function hangingIntervalMs(body: WbxmlElement): number | undefined {
+  const wait = body.textOf('Wait');
+  if (wait !== undefined) return Number(wait) * 60_000;
+  const heartbeat = body.textOf('HeartbeatInterval');
+  if (heartbeat !== undefined) return Number(heartbeat) * 1000;
+  return undefined;
 }
 
 function topStatus(status: number): EasCommandResult {
