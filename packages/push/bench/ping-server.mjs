@@ -15,6 +15,7 @@
 //                                at the given rate; -> { changed: [[userIndex, hrtimeNs], ...], lagMs }
 //                                where hrtimeNs is process.hrtime.bigint() (CLOCK_MONOTONIC, comparable
 //                                across processes) taken just before the write that publishes
+//   <- { snapshot: name }    -> { snapshot: path }  a V8 heap snapshot into bench/.out/<name>.heapsnapshot
 //   <- { profile: 'start' | 'stop' }   V8 CPU profile of the server into bench/.out/ping-server.cpuprofile
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -190,6 +191,16 @@ let profiler;
 process.on('message', async (message) => {
   if (message?.memory) process.send({ memory: memory(), ...waiters.stats() });
   if (message?.stats) process.send({ stats: waiters.stats() });
+  if (message?.snapshot) {
+    const { mkdirSync } = await import('node:fs');
+    const { writeHeapSnapshot } = await import('node:v8');
+    const directory = new URL('./.out/', import.meta.url);
+    mkdirSync(directory, { recursive: true });
+    globalThis.gc?.();
+    process.send({
+      snapshot: writeHeapSnapshot(new URL(`${message.snapshot}.heapsnapshot`, directory).pathname),
+    });
+  }
   if (message?.changes) process.send({ changes: await runChanges(message.changes) });
   if (message?.profile === 'start') {
     const { Session } = await import('node:inspector/promises');

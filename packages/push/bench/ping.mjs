@@ -21,6 +21,9 @@
 //   --seconds=N              length of the latency run (default 20)
 //   --only=memory|latency    run one part only
 //   --server-prof            CPU profile of the server during the latency run, into bench/.out/
+//   --heap-snapshot          heap snapshots of the server when idle and at the largest size, into bench/.out/;
+//                            compare them with `node bench/heap-diff.mjs <idle> <loaded> <waits>` (use small
+//                            --sizes: a snapshot of a large heap takes minutes)
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +46,7 @@ const rate = Number(option('rate', '100'));
 const seconds = Number(option('seconds', '20'));
 const only = option('only', '');
 const profiling = process.argv.includes('--server-prof');
+const snapshots = process.argv.includes('--heap-snapshot');
 const HEARTBEAT_SEC = 3540;
 
 const raiseLimit = `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
@@ -150,6 +154,7 @@ async function memoryRun() {
   const clients = await startClients(server, largest);
   const idle = (await server.ask({ memory: true }, 'memory')).memory;
   console.log(`idle seeded server: RSS ${fmt(idle.rss / MB)} MB, heap ${fmt(idle.heapUsed / MB)} MB`);
+  if (snapshots) console.log('heap snapshot:', (await server.ask({ snapshot: 'idle' }, 'snapshot')).snapshot);
   const rows = [];
   let open = 0;
   for (const stage of stages) {
@@ -168,6 +173,12 @@ async function memoryRun() {
       heapPerKB: (now.heapUsed - idle.heapUsed) / waiting / 1024,
       externalPerKB: (now.external - idle.external) / waiting / 1024,
     });
+  }
+  if (snapshots) {
+    console.log(
+      'heap snapshot:',
+      (await server.ask({ snapshot: `waiting-${largest}` }, 'snapshot')).snapshot,
+    );
   }
   await stopAll(server, clients);
   console.log(
