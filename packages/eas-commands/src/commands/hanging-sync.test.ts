@@ -489,6 +489,15 @@ describe('hanging Sync over HTTP', () => {
     expect(server.timers.asked).toEqual([]);
   });
 
+  it('does not wait on collections that ask for no changes (GetChanges 0)', async () => {
+    const { server, phone } = await ready();
+    const reply = await phone.sync(
+      AS.Sync(AS.Collections(phone.collection('Inbox', [AS.GetChanges(0)])), AS.HeartbeatInterval(300)),
+    );
+    expect(reply).toEqual({ httpStatus: 200, body: undefined });
+    expect(server.timers.asked).toEqual([]);
+  });
+
   it('still checks Wait and HeartbeatInterval bounds (Status 14 with Limit, 4 for both)', async () => {
     const { server, phone } = await ready();
     const tooLong = await phone.hangingSync(['Inbox'], { wait: 60 });

@@ -176,7 +176,17 @@ function readCollection(element: WbxmlElement): CollectionRequest | undefined {
 /** Fields a client never overwrites or erases with a Change (the server owns them). */
 const SERVER_OWNED = new Set(['uid', 'organizerName', 'organizerEmail', 'dtStamp', 'mime', 'attachments']);
 
-/** Sync (MS-ASCMD 2.2.1.21): items of one or more folders both ways. */
+/**
+ * Sync (MS-ASCMD 2.2.1.21): items of one or more folders both ways.
+ *
+ * Hanging Sync (12.1+, when `services.waiters` is given): a request with Wait or HeartbeatInterval (or an
+ * empty or partial one whose cached request had one) that has nothing to report waits in the registry, under
+ * the device's slot shared with Ping, until a watched collection has a change after the device's cursor for it;
+ * then it runs again and answers as usual. The interval running out, a newer Ping or hanging Sync of the
+ * device, and `waiters.close()` end it with the empty response: MS-ASCMD names no status for the last two,
+ * and the empty response (nothing changed) is what a device handles anyway. A store error while waiting
+ * propagates like any other Sync store error.
+ */
 export function syncCommand(services: EasServices, options: SyncCommandOptions = {}): EasCommandHandler {
   const timeBudgetMs = options.timeBudgetMs ?? 20_000;
   const now = options.now ?? Date.now;
