@@ -13,7 +13,8 @@ export interface EasServices {
    */
   readonly classes?: readonly ItemClass[];
   /**
-   * Where hanging requests (Ping) wait for the PushBus; without it Ping is not offered. Wrap the mailbox with
+   * Where hanging requests (Ping, and Sync with Wait or HeartbeatInterval) wait for the PushBus; without it
+   * Ping is not offered and Sync answers at once. Wrap the mailbox with
    * `publishingMailbox` from @easkit/push so that writes wake them.
    */
   readonly waiters?: WaiterRegistry;
