@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { FolderId, UserId } from '@easkit/mailbox';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InProcessPushBus } from './in-process.js';
 import type { PushListener, Unsubscribe } from './push-bus.js';
 import { WaiterRegistry, type WaiterTimers, type WaitOutcome, type WaitRequest } from './waiters.js';
@@ -327,5 +327,38 @@ describe('WaiterRegistry', () => {
       hasChanges: async () => [],
     });
     assert.deepEqual(outcome, { kind: 'timeout' });
+  });
+});
+
+describe('WaiterRegistry: cancelled waits', () => {
+  it('ends a wait whose signal aborts, and drops its entry and subscription', async () => {
+    const bus = new InProcessPushBus();
+    const registry = new WaiterRegistry({ bus });
+    const controller = new AbortController();
+    const waiting = registry.wait({
+      user: 'u1',
+      deviceId: 'd1',
+      folderIds: ['f1'],
+      heartbeatMs: 60_000,
+      hasChanges: async () => [],
+      signal: controller.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(registry.stats()).toMatchObject({ users: 1, waiters: 1 });
+    controller.abort();
+    expect(await waiting).toEqual({ kind: 'cancelled' });
+    expect(registry.stats()).toMatchObject({ users: 0, waiters: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(bus.stats()).toMatchObject({ subscriptions: 0 });
+    const already = await registry.wait({
+      user: 'u1',
+      deviceId: 'd1',
+      folderIds: ['f1'],
+      heartbeatMs: 60_000,
+      hasChanges: async () => [],
+      signal: controller.signal,
+    });
+    expect(already).toEqual({ kind: 'cancelled' });
+    await registry.close();
   });
 });

@@ -10,7 +10,9 @@ export type WaitOutcome =
   /** A newer wait of the same device took this one's place. */
   | { readonly kind: 'superseded' }
   /** The registry was closed (server shutdown). */
-  | { readonly kind: 'shutdown' };
+  | { readonly kind: 'shutdown' }
+  /** The request's `signal` fired: its connection closed, nobody is left to answer. */
+  | { readonly kind: 'cancelled' };
 
 export interface WaitRequest {
   readonly user: UserId;
@@ -29,6 +31,11 @@ export interface WaitRequest {
    * into one further call. A rejection ends the wait: `wait` rejects with the same error.
    */
   readonly hasChanges: (hint: readonly FolderId[] | undefined) => Promise<readonly FolderId[]>;
+  /**
+   * Aborted when the waiting request's connection closes: the wait ends at once with `cancelled`, and its
+   * timer, registry entry and (when it was the user's last wait) bus subscription go with it.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A timer source, for tests that drive heartbeats by hand. Defaults to `setTimeout` / `clearTimeout`. */
@@ -61,6 +68,7 @@ interface Waiter {
   checking: boolean;
   /** Events came in during the running call: `undefined` = re-read all, an array = these folders. */
   queued: FolderId[] | undefined | null;
+  onAbort: (() => void) | undefined;
 }
 
 interface UserEntry {
@@ -105,6 +113,7 @@ export class WaiterRegistry {
    */
   wait(request: WaitRequest): Promise<WaitOutcome> {
     if (this.#closed) return Promise.resolve({ kind: 'shutdown' });
+    if (request.signal?.aborted) return Promise.resolve({ kind: 'cancelled' });
     return new Promise<WaitOutcome>((resolve, reject) => {
       const waiter: Waiter = {
         request,
@@ -114,6 +123,7 @@ export class WaiterRegistry {
         done: false,
         checking: false,
         queued: null,
+        onAbort: undefined,
       };
       let entry = this.#users.get(request.user);
       if (entry) {
@@ -125,6 +135,11 @@ export class WaiterRegistry {
       if (!entry) entry = this.#subscribe(request.user);
       entry.waiters.set(request.deviceId, waiter);
       waiter.timer = this.#timers.set(() => this.#finish(waiter, { kind: 'timeout' }), request.heartbeatMs);
+      if (request.signal) {
+        const onAbort = () => this.#finish(waiter, { kind: 'cancelled' });
+        waiter.onAbort = onAbort;
+        request.signal.addEventListener('abort', onAbort, { once: true });
+      }
       entry.subscription.then(
         (unsubscribe) => {
           if (waiter.done) return;
@@ -236,6 +251,7 @@ export class WaiterRegistry {
     waiter.done = true;
     waiter.queued = null;
     this.#timers.clear(waiter.timer);
+    if (waiter.onAbort) waiter.request.signal?.removeEventListener('abort', waiter.onAbort);
     const { user, deviceId } = waiter.request;
     const entry = this.#users.get(user);
     if (!entry || entry.waiters.get(deviceId) !== waiter) return;

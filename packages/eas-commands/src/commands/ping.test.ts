@@ -250,6 +250,33 @@ describe('Ping over HTTP', () => {
     expect(server.waiters.stats()).toEqual({ users: 0, waiters: 0 });
   });
 
+  it('stops waiting when the device drops its connection', async () => {
+    const { server, phone } = await ready();
+    const account = USERS.alice;
+    const gone = new AbortController();
+    const query = `Cmd=Ping&User=${encodeURIComponent(account.id)}&DeviceId=${phone.deviceId}&DeviceType=TestPhone`;
+    const abandoned = fetch(`${server.url}/Microsoft-Server-ActiveSync?${query}`, {
+      method: 'POST',
+      signal: gone.signal,
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${account.id}:${account.password}`).toString('base64')}`,
+        'MS-ASProtocolVersion': '14.1',
+        'Content-Type': 'application/vnd.ms-sync.wbxml',
+      },
+      body: encode(
+        P.Ping(
+          P.HeartbeatInterval(300),
+          P.Folders(P.Folder(P.Id(server.folder('alice', 'Inbox')), P.Class('Email'))),
+        ),
+      ),
+    }).catch(() => 'aborted');
+    await server.waiting(1);
+    gone.abort();
+    expect(await abandoned).toBe('aborted');
+    await server.waiting(0);
+    expect(server.waiters.stats()).toEqual({ users: 0, waiters: 0 });
+  });
+
   it('answers at once for a change made between the last Sync and the Ping', async () => {
     const { server, phone } = await ready();
     await server.newMail('alice', 'Inbox');

@@ -118,7 +118,7 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     throw new RangeError('pingCommand: need 1 <= minHeartbeatSec <= maxHeartbeatSec and maxFolders >= 1');
   }
 
-  return async ({ identity, head, body }: EasCommandContext): Promise<EasCommandResult> => {
+  return async ({ identity, head, body, signal }: EasCommandContext): Promise<EasCommandResult> => {
     const user = identity.userId;
     const deviceId = head.deviceId;
     let request: Partial<PingParameters>;
@@ -157,6 +157,7 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
         deviceId,
         folderIds,
         heartbeatMs: heartbeatSec * 1000,
+        ...(signal ? { signal } : {}),
         hasChanges: async (hint) => {
           if (hint === undefined && (await hierarchyStale(user, deviceId, folderIds))) {
             stale = true;

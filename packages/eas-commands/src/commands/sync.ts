@@ -281,6 +281,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           deviceId: head.deviceId,
           folderIds: [...keys.keys()],
           heartbeatMs: remaining,
+          ...(context.signal ? { signal: context.signal } : {}),
           hasChanges: async (hint) => {
             const checked = hint ?? [...keys.keys()];
             const flags = await Promise.all(checked.map((id) => collectionChanged(id, keys.get(id) ?? '')));

@@ -23,6 +23,8 @@ export interface EasCommandContext {
   readonly body: WbxmlElement | undefined;
   /** The raw body: SendMail and friends before 14.0 carry MIME (`message/rfc822`), not WBXML. */
   readonly rawBody: Uint8Array;
+  /** Aborted when the client has gone: long waits (Ping, hanging Sync) end early. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a command handler answers. */
@@ -146,7 +148,13 @@ export function createEasHandler(
       const isWbxml = head.contentType === undefined || head.contentType.toLowerCase().includes('wbxml');
       const body = isWbxml ? decodeRequestBody(request.body, options.wbxmlLimits) : undefined;
       const handler = options.commands[head.command]!;
-      const result = await handler({ identity, head, body, rawBody: request.body });
+      const result = await handler({
+        identity,
+        head,
+        body,
+        rawBody: request.body,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
       switch (result.kind) {
         case 'wbxml':
           return {

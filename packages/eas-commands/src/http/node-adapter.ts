@@ -53,9 +53,20 @@ export function createNodeListener(
       for (const [name, value] of Object.entries(req.headers)) {
         headers[name] = Array.isArray(value) ? value.join(', ') : value;
       }
+      // A device that drops its connection (a Ping it gave up on) aborts this, so the request stops waiting.
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
       let response: EasHttpResponse;
       try {
-        response = await options.handler({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
+        response = await options.handler({
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers,
+          body,
+          signal: gone.signal,
+        });
       } catch (error) {
         options.onError?.(error, req);
         response = { status: 500, headers: {} };

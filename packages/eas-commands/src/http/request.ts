@@ -13,6 +13,8 @@ export interface EasHttpRequest {
   readonly url: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Uint8Array;
+  /** Aborted when the client's connection closes before the response is sent (ends waiting Ping/Sync). */
+  readonly signal?: AbortSignal;
 }
 
 /** A plain HTTP response. */
