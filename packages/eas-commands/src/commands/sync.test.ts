@@ -484,3 +484,34 @@ describe('Sync body options and batches', () => {
     await expect(server.mailbox.getItem(ALICE, ids[5]!)).resolves.toMatchObject({ id: ids[5] });
   });
 });
+
+describe('MaxItems in a recipient information cache', () => {
+  const server = new TestServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  it('sends at most MaxItems recipients, across responses', async () => {
+    const cache = await server.mailbox.createFolder(ALICE, {
+      parentId: '0',
+      displayName: 'Recipient Cache',
+      type: 19,
+    });
+    for (let index = 0; index < 7; index++) {
+      await server.mailbox.createItem(ALICE, cache.id, {
+        class: 'Contacts',
+        data: { email1Address: `r${index}@example.org`, fileAs: `Recipient ${index}` },
+      });
+    }
+    const device = server.device('alice', 'ri-cache', '14.1');
+    let key = (await sync(device, cache.id, '0', [AS.Options(AS.MaxItems(5))])).syncKey!;
+    const received: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const reply = await sync(device, cache.id, key, [AS.WindowSize(2)]);
+      if (reply.empty) break;
+      received.push(...reply.adds.map((add) => add.textOf('ServerId')!));
+      key = reply.syncKey!;
+      if (!reply.moreAvailable && reply.adds.length === 0) break;
+    }
+    expect(received).toHaveLength(5);
+  });
+});

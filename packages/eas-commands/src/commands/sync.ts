@@ -821,6 +821,13 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       // Server changes since the device's cursor, within the window and the time budget.
       const commands: WbxmlElement[] = [];
       const sent: SentChange[] = [];
+      // MaxItems (MS-ASCMD 2.2.3.111): a recipient information cache holds at most that many recipients; adds
+      // beyond it are passed over (they come again only after a key-0 restart).
+      const riCap = folder.type === FolderType.RecipientInformationCache ? syncOptions.maxItems : 0;
+      const riAddsBefore = (base.confirmed.meta?.riAdds as number | undefined) ?? 0;
+      const riCapReached = (): boolean =>
+        riCap > 0 && riAddsBefore + sent.filter((entry) => entry.kind === 'add').length >= riCap;
+
       let cursor = cursorAtStart;
       let moreAvailable = false;
       const getChanges = request.getChanges ?? true;
@@ -874,6 +881,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           };
         }
         if (!inWindow(change.item)) return undefined;
+        if (change.kind === 'add' && riCapReached()) return undefined;
         const data = await render(change.item);
         if (!data) return undefined;
         const make = change.kind === 'add' ? AS.Add : AS.Change;
@@ -918,6 +926,14 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         cursor,
         response: snapshot as unknown as JsonValue,
         options: withQuarantine(),
+        ...(riCap > 0
+          ? {
+              meta: {
+                ...base.confirmed.meta,
+                riAdds: riAddsBefore + sent.filter((entry) => entry.kind === 'add').length,
+              },
+            }
+          : {}),
       });
       if (!(await services.syncState.compareAndSet(key, latestSyncKey(stored!), next))) {
         return failed(atLeast(version, '14.0') ? SyncStatus.Retry : SyncStatus.ServerError);
