@@ -12,6 +12,7 @@ export const DEFAULT_FOLDERS: readonly { displayName: string; type: FolderType }
   { displayName: 'Contacts', type: FolderType.Contacts },
   { displayName: 'Notes', type: FolderType.Notes },
   { displayName: 'Journal', type: FolderType.Journal },
+  { displayName: 'Recipient Cache', type: FolderType.RecipientInformationCache },
 ];
 
 /** Creates a user with the default folders; returns the folders by type. */

@@ -142,6 +142,29 @@ describe('Sync over HTTP', () => {
     });
   }
 
+  it('syncs several collections in one request, each with its own key and window', async () => {
+    const device = server.device('alice', 'multi', '14.1');
+    const both = (inboxKey: string, contactsKey: string) =>
+      device.send(
+        'Sync',
+        AS.Sync(
+          AS.Collections(
+            AS.Collection(AS.SyncKey(inboxKey), AS.CollectionId(inbox), AS.WindowSize(3)),
+            AS.Collection(AS.SyncKey(contactsKey), AS.CollectionId(contacts)),
+          ),
+        ),
+      );
+    const primed = (await both('0', '0')).body!.child('Collections')!.all('Collection');
+    expect(primed.map((collection) => collection.intOf('Status'))).toEqual([1, 1]);
+    const reply = (await both(primed[0]!.textOf('SyncKey')!, primed[1]!.textOf('SyncKey')!)).body!;
+    const [mail, people] = reply.child('Collections')!.all('Collection');
+    expect(mail!.textOf('CollectionId')).toBe(inbox);
+    expect(mail!.child('Commands')!.all('Add')).toHaveLength(3);
+    expect(mail!.has('MoreAvailable')).toBe(true);
+    expect(people!.textOf('CollectionId')).toBe(contacts);
+    expect(people!.child('Commands')!.all('Add').length).toBeGreaterThan(0);
+  });
+
   it('answers a repeated key (lost response) with the same items and the same key', async () => {
     const device = server.device('alice', 'lost');
     const primed = await sync(device, inbox, '0');
