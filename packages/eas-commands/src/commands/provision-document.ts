@@ -4,8 +4,8 @@ import {
   type PolicySettings,
   type ProtocolVersion,
 } from '@easkit/policy';
-import { eas, tagByName, type WbxmlElement } from '@easkit/wbxml';
-import { atLeast, compareVersions } from '../http/protocol-version.js';
+import { eas, type WbxmlElement } from '@easkit/wbxml';
+import { atLeast } from '../http/protocol-version.js';
 
 const { Provision: PR } = eas;
 
@@ -22,16 +22,16 @@ export function policyTypeFor(version: ProtocolVersion): PolicyType {
 }
 
 /**
- * The settings an EASProvisionDoc carries in `version`: those the policy table says exist by then, minus the
- * ones whose Provision tag the MS-ASWBXML code page no longer carries in that version (its `until`).
- * Empty for 2.5, which has no EASProvisionDoc.
+ * The settings an EASProvisionDoc carries in `version`: every one the policy table says exists by then, in
+ * code-page order. Empty for 2.5, which has no EASProvisionDoc.
+ *
+ * The table's `since` is the authority here (MS-ASPROV 2.2.2.x "Protocol Versions"): MS-ASPROV 2.2.2.32, for
+ * one, lists MaxDevicePasswordFailedAttempts as supported in 16.0 and 16.1, although the wbxml code page data
+ * marks that tag (and MaxCalendarAgeFilter) `until: '16.0'`.
  */
 export function settingsInVersion(version: ProtocolVersion): PolicySettingSpec[] {
-  return POLICY_SETTING_LIST.filter((spec) => {
-    if (!atLeast(version, spec.since)) return false;
-    const until = tagByName('Provision', spec.tag)?.until as ProtocolVersion | undefined;
-    return until === undefined || compareVersions(version, until) <= 0;
-  });
+  if (version === '2.5') return [];
+  return POLICY_SETTING_LIST.filter((spec) => atLeast(version, spec.since));
 }
 
 function settingElement(spec: PolicySettingSpec, value: PolicySettings[keyof PolicySettings]): WbxmlElement {
