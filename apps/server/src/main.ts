@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createEasCommands } from '@easkit/eas-commands';
 import { MemoryMailboxStore } from '@easkit/mailbox';
+import { MemoryDeviceStore } from '@easkit/policy';
 import { InProcessPushBus, publishingMailbox, WaiterRegistry } from '@easkit/push';
 import { MemorySyncStateStore } from '@easkit/sync-state';
 import { pino } from 'pino';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const mailbox = publishingMailbox(new MemoryMailboxStore(), bus);
   const waiters = new WaiterRegistry({ bus });
   const syncState = new MemorySyncStateStore();
+  const devices = new MemoryDeviceStore();
   const passwords = new PasswordDirectory();
   const demo = await seedDemoMailbox(mailbox);
   const password = config.demoPassword ?? generatePassword();
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
     mailbox,
     passwords,
     commands: createEasCommands(
-      { mailbox, syncState, waiters },
+      { mailbox, syncState, waiters, devices },
       {
         sync: {
           onItemError: ({ user, itemId, folderId, error }) =>

@@ -3,6 +3,8 @@ export * from './commands/folders.js';
 export * from './commands/index.js';
 export * from './commands/item-operations.js';
 export * from './commands/ping.js';
+export * from './commands/provision.js';
+export * from './commands/provision-document.js';
 export * from './commands/services.js';
 export * from './commands/sync.js';
 export * from './commands/sync-options.js';

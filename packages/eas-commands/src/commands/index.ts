@@ -9,6 +9,7 @@ import {
 } from './folders.js';
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
 import { type PingCommandOptions, pingCommand } from './ping.js';
+import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
 import type { EasServices } from './services.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
 
@@ -16,6 +17,7 @@ export interface EasCommandsOptions {
   readonly sync?: SyncCommandOptions;
   readonly itemOperations?: ItemOperationsOptions;
   readonly ping?: PingCommandOptions;
+  readonly provision?: ProvisionCommandOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -32,6 +34,9 @@ export function createEasCommands(
     GetItemEstimate: getItemEstimateCommand(services),
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
+    ...(services.devices
+      ? { Provision: provisionCommand({ devices: services.devices }, options.provision) }
+      : {}),
     ...(services.waiters
       ? { Ping: pingCommand({ ...services, waiters: services.waiters }, options.ping) }
       : {}),

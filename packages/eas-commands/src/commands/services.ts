@@ -1,4 +1,5 @@
 import { type Folder, folderClass, type ItemClass, type MailboxStore } from '@easkit/mailbox';
+import type { DeviceStore } from '@easkit/policy';
 import type { WaiterRegistry } from '@easkit/push';
 import type { SyncStateStore } from '@easkit/sync-state';
 
@@ -18,6 +19,8 @@ export interface EasServices {
    * `publishingMailbox` from @easkit/push so that writes wake them.
    */
   readonly waiters?: WaiterRegistry;
+  /** Devices and policies; without it Provision is not offered. */
+  readonly devices?: DeviceStore;
 }
 
 /** Whether devices may see this folder: mail-type folders always, others when the store supports the class. */
