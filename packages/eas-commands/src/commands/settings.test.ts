@@ -8,12 +8,12 @@ import { expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import {
-  convertBody,
+  convertOofBody,
   MemorySettingsStore,
   OofState,
   SettingsStatus,
   settingsCommand,
-  userAddresses,
+  userSmtpAddresses,
 } from './settings.js';
 
 const { Settings: ST, FolderHierarchy: FH } = eas;
@@ -491,24 +491,24 @@ describe('Settings without a device store', () => {
 });
 
 describe('Settings helpers', () => {
-  it('userAddresses: primary first, aliases after, duplicates (any case) and empties dropped', () => {
+  it('userSmtpAddresses: primary first, aliases after, duplicates (any case) and empties dropped', () => {
     expect(
-      userAddresses({ primarySmtpAddress: 'a@x.org', aliases: ['b@x.org', 'A@X.ORG', '', 'b@x.org'] }),
+      userSmtpAddresses({ primarySmtpAddress: 'a@x.org', aliases: ['b@x.org', 'A@X.ORG', '', 'b@x.org'] }),
     ).toEqual(['a@x.org', 'b@x.org']);
   });
 
-  it('convertBody: text is escaped into HTML, HTML loses markup, scripts and styles', () => {
-    expect(convertBody('a < b & "c"\nd', 'Text', 'HTML')).toBe(
+  it('convertOofBody: text is escaped into HTML, HTML loses markup, scripts and styles', () => {
+    expect(convertOofBody('a < b & "c"\nd', 'Text', 'HTML')).toBe(
       '<html><body>a &lt; b &amp; &quot;c&quot;<br>d</body></html>',
     );
     expect(
-      convertBody(
+      convertOofBody(
         '<html><head><style>p{color:red}</style></head><body>Hi&nbsp;there<br/>&#x263A; &#9731; &bogus;<script>x()</script></body></html>',
         'HTML',
         'Text',
       ),
     ).toBe('Hi there\n☺ ☃ &bogus;');
-    expect(convertBody('same', 'HTML', 'HTML')).toBe('same');
+    expect(convertOofBody('same', 'HTML', 'HTML')).toBe('same');
   });
 
   it('MemorySettingsStore hands out copies', async () => {

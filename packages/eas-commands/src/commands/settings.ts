@@ -408,7 +408,7 @@ function renderOof(settings: OofSettings, bodyType: OofBodyType): WbxmlElement[]
     timed ? ST.EndTime(settings.end!.toISOString()) : null,
     ...OOF_AUDIENCES.map((audience) => {
       const reply = settings.messages[audience];
-      const text = reply ? convertBody(reply.text, reply.bodyType, bodyType) : '';
+      const text = reply ? convertOofBody(reply.text, reply.bodyType, bodyType) : '';
       return ST.OofMessage(
         ST[AUDIENCE_TAGS[audience]](),
         ST.Enabled(reply?.enabled ? 1 : 0),
@@ -430,7 +430,7 @@ const HTML_ENTITIES: Record<string, string> = {
 };
 
 /** A reply in the body type the device asked for: text is escaped into HTML; HTML loses its markup. */
-export function convertBody(text: string, from: OofBodyType, to: OofBodyType): string {
+export function convertOofBody(text: string, from: OofBodyType, to: OofBodyType): string {
   if (from === to) return text;
   if (to === 'HTML') {
     const escaped = text.replace(/[&<>"]/g, (character) => HTML_ESCAPES[character]!);
@@ -452,7 +452,7 @@ export function convertBody(text: string, from: OofBodyType, to: OofBodyType): s
 }
 
 /** The user's addresses: primary first, then aliases, each once (case-insensitively). */
-export function userAddresses(user: Pick<User, 'primarySmtpAddress' | 'aliases'>): string[] {
+export function userSmtpAddresses(user: Pick<User, 'primarySmtpAddress' | 'aliases'>): string[] {
   const seen = new Set<string>();
   const addresses: string[] = [];
   for (const address of [user.primarySmtpAddress, ...user.aliases]) {
@@ -466,7 +466,7 @@ export function userAddresses(user: Pick<User, 'primarySmtpAddress' | 'aliases'>
 
 /** UserInformation Get's content: the flat EmailAddresses (12.x, 14.0) or Accounts/Account (14.1+). */
 function renderUser(user: User, version: ProtocolVersion): WbxmlElement {
-  const addresses = userAddresses(user).map((address) => ST.SMTPAddress(address));
+  const addresses = userSmtpAddresses(user).map((address) => ST.SMTPAddress(address));
   if (!atLeast(version, '14.1')) return ST.EmailAddresses(addresses);
   return ST.Accounts(
     ST.Account(
