@@ -6,6 +6,7 @@ export * from './commands/ping.js';
 export * from './commands/provision.js';
 export * from './commands/provision-document.js';
 export * from './commands/services.js';
+export * from './commands/settings.js';
 export * from './commands/sync.js';
 export * from './commands/sync-options.js';
 export * from './convert/types.js';

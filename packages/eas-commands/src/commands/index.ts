@@ -11,6 +11,7 @@ import { type ItemOperationsOptions, itemOperationsCommand } from './item-operat
 import { type PingCommandOptions, pingCommand } from './ping.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
 import type { EasServices } from './services.js';
+import { type SettingsCommandOptions, settingsCommand } from './settings.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
 
 export interface EasCommandsOptions {
@@ -18,6 +19,7 @@ export interface EasCommandsOptions {
   readonly itemOperations?: ItemOperationsOptions;
   readonly ping?: PingCommandOptions;
   readonly provision?: ProvisionCommandOptions;
+  readonly settings?: SettingsCommandOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -34,6 +36,7 @@ export function createEasCommands(
     GetItemEstimate: getItemEstimateCommand(services),
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
+    Settings: settingsCommand(services, options.settings),
     ...(services.devices
       ? { Provision: provisionCommand({ devices: services.devices }, options.provision) }
       : {}),
