@@ -35,7 +35,7 @@ class SmtpSink {
   port = 0;
   #server: SMTPServer | undefined;
 
-  async start(): Promise<this> {
+  async start(port = 0): Promise<this> {
     this.#server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
@@ -53,7 +53,7 @@ class SmtpSink {
         });
       },
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', () => resolve()));
     this.port = (this.#server.server.address() as AddressInfo).port;
     return this;
   }
@@ -303,11 +303,41 @@ describe('SendMail, SmartReply, SmartForward over HTTP with a real SMTP relay', 
     expect(sink.received).toHaveLength(0);
   });
 
+  it('14.1: a message of another user is not found (150); the same ClientId twice at once is sent once', async () => {
+    const bobs = await server.mailbox.createItem(USERS.bob.id, server.folders.get('bob:Inbox')!.id, {
+      class: 'Email',
+      data: { mime: ORIGINAL, dateReceived: new Date(), read: false, messageClass: 'IPM.Note' },
+    });
+    const stolen = await post(
+      server,
+      'SmartForward',
+      '14.1',
+      CM.SmartForward(CM.ClientId('x1'), CM.Source(CM.ItemId(bobs.id)), CM.Mime(OUTGOING)),
+    );
+    expect(stolen.body?.intOf('ComposeMail:Status')).toBe(ComposeMailStatus.ItemNotFound);
+    expect(sink.received).toHaveLength(0);
+
+    const both = await Promise.all([
+      post(server, 'SendMail', '14.1', sendMail(OUTGOING, 'same', false)),
+      post(server, 'SendMail', '14.1', sendMail(OUTGOING, 'same', false)),
+    ]);
+    expect(both.map((reply) => reply.body?.intOf('ComposeMail:Status')).sort()).toEqual([
+      ComposeMailStatus.MessagePreviouslySent,
+      undefined,
+    ]);
+    expect(sink.received).toHaveLength(1);
+  });
+
   it('16.1: with the SMTP relay down the answer is 120, nothing is filed, and the ClientId may be retried', async () => {
     await sink.stop();
     const down = await post(server, 'SendMail', '16.1', sendMail(OUTGOING, 'retry'));
     expect(down.body?.intOf('ComposeMail:Status')).toBe(ComposeMailStatus.MailSubmissionFailed);
     expect(await server.items('Sent Items')).toHaveLength(0);
+    // The relay is back (same port): the retry with the same ClientId goes out.
+    sink = await new SmtpSink().start(sink.port);
+    const retried = await post(server, 'SendMail', '16.1', sendMail(OUTGOING, 'retry'));
+    expect(retried.body).toBeUndefined();
+    expect(sink.received).toHaveLength(1);
   });
 
   it('14.1: SmartReply quotes the original, threads it and marks the original replied', async () => {

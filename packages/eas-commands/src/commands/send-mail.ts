@@ -7,7 +7,7 @@ import {
   type MailboxStore,
   NotFoundError,
 } from '@easkit/mailbox';
-import { eas, type WbxmlElement } from '@easkit/wbxml';
+import { eas } from '@easkit/wbxml';
 import { EasHttpError } from '../http/errors.js';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast } from '../http/protocol-version.js';
@@ -87,7 +87,6 @@ class StatusError extends Error {
 }
 
 interface ComposeRequest {
-  readonly wbxml: boolean;
   readonly clientId: string | undefined;
   readonly saveInSent: boolean;
   readonly replaceMime: boolean;
@@ -113,6 +112,10 @@ class ClientIdMemory {
       return false;
     }
     return true;
+  }
+
+  delete(key: string): void {
+    this.#seen.delete(key);
   }
 
   add(key: string, now: number): void {
@@ -191,8 +194,15 @@ function composeCommand(
       if (key !== undefined && memory.has(key, now().getTime())) {
         throw new StatusError(ComposeMailStatus.MessagePreviouslySent, 'ClientId already sent');
       }
-      await compose(kind, services, context, request, now());
+      // Reserved before sending, so that a resend arriving while this one is in flight is refused too;
+      // released when nothing was sent, so that the device may retry.
       if (key !== undefined) memory.add(key, now().getTime());
+      try {
+        await compose(kind, services, context, request, now(), options.onError);
+      } catch (error) {
+        if (key !== undefined) memory.delete(key);
+        throw error;
+      }
       return { kind: 'empty' };
     } catch (error) {
       const status = statusOf(error);
@@ -233,7 +243,6 @@ function readRequest(kind: Kind, context: EasCommandContext): ComposeRequest {
     }
     const parameters = context.head.parameters;
     return {
-      wbxml: false,
       clientId: undefined,
       saveInSent: parameters.saveInSent === true,
       replaceMime: false,
@@ -257,7 +266,6 @@ function readRequest(kind: Kind, context: EasCommandContext): ComposeRequest {
     throw new StatusError(ComposeMailStatus.InvalidXml, `${kind} needs a Source with ItemId or LongId`);
   }
   return {
-    wbxml: true,
     clientId: body.textOf('ComposeMail:ClientId'),
     saveInSent: body.has('ComposeMail:SaveInSentItems'),
     replaceMime: body.has('ComposeMail:ReplaceMime'),
@@ -273,6 +281,7 @@ async function compose(
   context: EasCommandContext,
   request: ComposeRequest,
   now: Date,
+  onError: ((error: unknown) => void) | undefined,
 ): Promise<void> {
   const userId = context.identity.userId;
   const { mailbox } = services;
@@ -313,7 +322,8 @@ async function compose(
   await services.submitter.submit({ from: user.primarySmtpAddress, recipients, mime: withoutBcc(message) });
 
   // The message is out: the remaining steps must not make the device send it again.
-  if (request.saveInSent) await saveCopy(mailbox, userId, message, now);
+  // A failure here is reported to the operator but not to the device, which would otherwise send it again.
+  if (request.saveInSent) await saveCopy(mailbox, userId, message, now).catch((error) => onError?.(error));
   if (original) {
     const verb: LastVerb = kind === 'SmartForward' ? 3 : recipients.length > 1 ? 2 : 1;
     await mailbox
@@ -321,7 +331,7 @@ async function compose(
         class: 'Email',
         data: { lastVerbExecuted: verb, lastVerbExecutionTime: now },
       })
-      .catch(() => undefined);
+      .catch((error) => onError?.(error));
   }
 }
 
@@ -471,9 +481,4 @@ async function saveCopy(
 
 function toEmailAddress(address: { name: string; address: string }): EmailAddress {
   return address.name ? { name: address.name, address: address.address } : { address: address.address };
-}
-
-/** For tests and tools: the element a failed ComposeMail command answers. */
-export function composeMailStatusOf(body: WbxmlElement | undefined): number | undefined {
-  return body?.intOf('ComposeMail:Status');
 }
