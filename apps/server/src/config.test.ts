@@ -8,6 +8,7 @@ describe('configFromEnv', () => {
       host: '127.0.0.1',
       logLevel: 'info',
       maxBodyBytes: 32 * 1024 * 1024,
+      smtpPort: 25,
     });
   });
 

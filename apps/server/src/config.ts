@@ -9,6 +9,9 @@ export const configSchema = z.object({
   /** The demo user's password; generated and printed at start-up when unset. */
   demoPassword: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The SMTP relay outgoing mail is handed to; without it SendMail, SmartReply and SmartForward are not offered. */
+  smtpHost: z.string().min(1).optional(),
+  smtpPort: port.default(25),
   /** Request bodies above this size get 413. */
   maxBodyBytes: z.coerce
     .number()
@@ -31,6 +34,8 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     demoPassword: 'EASKIT_DEMO_PASSWORD',
     logLevel: 'EASKIT_LOG_LEVEL',
     maxBodyBytes: 'EASKIT_MAX_BODY_BYTES',
+    smtpHost: 'EASKIT_SMTP_HOST',
+    smtpPort: 'EASKIT_SMTP_PORT',
   } as const;
   const input: Record<string, string> = {};
   for (const [key, variable] of Object.entries(variables)) {

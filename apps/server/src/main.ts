@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createEasCommands } from '@easkit/eas-commands';
+import { createEasCommands, smtpSubmitter } from '@easkit/eas-commands';
 import { MemoryMailboxStore } from '@easkit/mailbox';
 import { MemoryDeviceStore } from '@easkit/policy';
 import { InProcessPushBus, publishingMailbox, WaiterRegistry } from '@easkit/push';
@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   const waiters = new WaiterRegistry({ bus });
   const syncState = new MemorySyncStateStore();
   const devices = new MemoryDeviceStore();
+  const submitter = config.smtpHost
+    ? smtpSubmitter({ host: config.smtpHost, port: config.smtpPort })
+    : undefined;
   const passwords = new PasswordDirectory();
   const demo = await seedDemoMailbox(mailbox);
   const password = config.demoPassword ?? generatePassword();
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
     mailbox,
     passwords,
     commands: createEasCommands(
-      { mailbox, syncState, waiters, devices },
+      { mailbox, syncState, waiters, devices, ...(submitter ? { submitter } : {}) },
       {
         sync: {
           onItemError: ({ user, itemId, folderId, error }) =>

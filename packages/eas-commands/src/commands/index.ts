@@ -10,6 +10,7 @@ import {
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
 import { type PingCommandOptions, pingCommand } from './ping.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
+import { composeMailCommands, type SendMailOptions } from './send-mail.js';
 import type { EasServices } from './services.js';
 import { type SettingsCommandOptions, settingsCommand } from './settings.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
@@ -20,6 +21,7 @@ export interface EasCommandsOptions {
   readonly ping?: PingCommandOptions;
   readonly provision?: ProvisionCommandOptions;
   readonly settings?: SettingsCommandOptions;
+  readonly sendMail?: SendMailOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -37,6 +39,9 @@ export function createEasCommands(
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
     Settings: settingsCommand(services, options.settings),
+    ...(services.submitter
+      ? composeMailCommands({ mailbox: services.mailbox, submitter: services.submitter }, options.sendMail)
+      : {}),
     ...(services.devices
       ? { Provision: provisionCommand({ devices: services.devices }, options.provision) }
       : {}),

@@ -2,6 +2,7 @@ import { type Folder, folderClass, type ItemClass, type MailboxStore } from '@ea
 import type { DeviceStore } from '@easkit/policy';
 import type { WaiterRegistry } from '@easkit/push';
 import type { SyncStateStore } from '@easkit/sync-state';
+import type { MailSubmitter } from './mail-submitter.js';
 
 /** The stores the command handlers work against; each is a contract with swappable implementations. */
 export interface EasServices {
@@ -21,6 +22,8 @@ export interface EasServices {
   readonly waiters?: WaiterRegistry;
   /** Devices and policies; without it Provision is not offered. */
   readonly devices?: DeviceStore;
+  /** Where outgoing mail goes; without it SendMail, SmartReply and SmartForward are not offered. */
+  readonly submitter?: MailSubmitter;
 }
 
 /** Whether devices may see this folder: mail-type folders always, others when the store supports the class. */
