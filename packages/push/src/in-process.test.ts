@@ -3,11 +3,27 @@ import { describe, expect, it } from 'vitest';
 import { runPushBusConformance } from './conformance.js';
 import { PushBusClosedError } from './errors.js';
 import { InProcessPushBus } from './in-process.js';
-import type { PushEvent } from './push-bus.js';
+import type { PushBus, PushEvent, Unsubscribe } from './push-bus.js';
 
 runPushBusConformance({
   name: 'InProcessPushBus',
   create: ({ onError }) => new InProcessPushBus({ onError }),
+  // Within one process a second instance is a second handle on the same bus: it publishes and subscribes
+  // through it, and closing it ends only its own subscriptions.
+  createPeer: (bus): PushBus => {
+    const own: Unsubscribe[] = [];
+    return {
+      publish: (user, folderIds) => bus.publish(user, folderIds),
+      subscribe: async (user, listener) => {
+        const unsubscribe = await bus.subscribe(user, listener);
+        own.push(unsubscribe);
+        return unsubscribe;
+      },
+      close: async () => {
+        for (const unsubscribe of own.splice(0)) await unsubscribe();
+      },
+    };
+  },
 });
 
 describe('InProcessPushBus', () => {

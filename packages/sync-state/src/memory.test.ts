@@ -38,10 +38,3 @@ describe('MemorySyncStateStore', () => {
     expect(Object.keys((await store.get(key))!.confirmed)).toEqual(['syncKey', 'cursor']);
   });
 });
-
-// A backend without the 'largeState' capability: that check is registered as skipped, the rest run.
-runSyncStateConformance({
-  name: 'MemorySyncStateStore without large states',
-  create: () => new MemorySyncStateStore(),
-  capabilities: { largeState: false },
-});
