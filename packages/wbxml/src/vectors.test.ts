@@ -1,10 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decode, encode, fromXml, toXml } from './index.js';
 
 const vectorsDir = join(import.meta.dirname, '../test/fixtures/vectors');
-const sharedVectorsDir = join(import.meta.dirname, '../../../../shared/eas/vectors');
 
 function readHex(path: string): Uint8Array {
   const text = readFileSync(path, 'utf8').trim();
@@ -31,12 +30,4 @@ describe('golden vectors (shared/eas/vectors)', () => {
       expect(Buffer.from(encode(fromXml(xml))).toString('hex')).toBe(Buffer.from(bytes).toString('hex'));
     });
   }
-
-  it.runIf(existsSync(sharedVectorsDir))('the vendored copy equals shared/eas/vectors', () => {
-    for (const name of readdirSync(vectorsDir)) {
-      expect(readFileSync(join(vectorsDir, name), 'utf8'), name).toBe(
-        readFileSync(join(sharedVectorsDir, name), 'utf8'),
-      );
-    }
-  });
 });
