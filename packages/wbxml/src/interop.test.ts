@@ -192,7 +192,8 @@ describe.skipIf(missing.length > 0)(`libwbxml interop (libwbxml ${LIBWBXML_VERSI
       expect(ids.length).toBeGreaterThanOrEqual(6);
     });
 
-    for (const id of ids) {
+    // libwbxml has no page 25 (Find): a vector that uses it is held by our codec's own vector test only.
+    const vectors = ids.map((id) => {
       const tree = fromXml(readFileSync(join(dir, `${id}.xml`), 'utf8'));
       const bytes = Uint8Array.from(
         readFileSync(join(dir, `${id}.hex`), 'utf8')
@@ -200,17 +201,22 @@ describe.skipIf(missing.length > 0)(`libwbxml interop (libwbxml ${LIBWBXML_VERSI
           .split(/\s+/)
           .map((pair) => Number.parseInt(pair, 16)),
       );
-      const pages = new Set([...tagsUsed(tree)].map((tag) => tag.page));
-      const beyond = [...pages].some((page) => page > LIBWBXML_LAST_PAGE);
+      const beyond = [...tagsUsed(tree)].some((tag) => tag.page > LIBWBXML_LAST_PAGE);
+      return { id, tree, bytes, beyond };
+    });
 
-      const note = beyond ? ' (uses page 25, which libwbxml lacks)' : '';
-      it.skipIf(beyond)(`${id}: xml2wbxml gives the vector's bytes, and we decode them${note}`, async () => {
+    it('compares every vector libwbxml can read (none uses page 25 today)', () => {
+      expect(vectors.filter((vector) => vector.beyond).map((vector) => vector.id)).toEqual([]);
+    });
+
+    for (const { id, tree, bytes } of vectors.filter((vector) => !vector.beyond)) {
+      it(`${id}: xml2wbxml gives the vector's bytes, and we decode them`, async () => {
         const encoded = await tools.xml2wbxml(toLibwbxmlXml(tree));
         expect(decode(encoded)).toEqual(tree);
         expect(hex(encoded)).toBe(hex(bytes));
       });
 
-      it.skipIf(beyond)(`${id}: wbxml2xml reads the vector's bytes as its XML${note}`, async () => {
+      it(`${id}: wbxml2xml reads the vector's bytes as its XML`, async () => {
         expect(fromLibwbxmlXml(await tools.wbxml2xml(bytes))).toEqual(tree);
       });
     }
