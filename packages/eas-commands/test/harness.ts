@@ -5,12 +5,24 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Folder, FolderType, type ItemClass, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
-import { MemorySyncStateStore } from '@easkit/sync-state';
+import {
+  type Folder,
+  type FolderId,
+  FolderType,
+  type ItemClass,
+  type MailboxStore,
+  MemoryMailboxStore,
+  ROOT_FOLDER_ID,
+} from '@easkit/mailbox';
+import { InProcessPushBus, publishingMailbox, WaiterRegistry, type WaiterTimers } from '@easkit/push';
+import { MemorySyncStateStore, type SyncStateStore } from '@easkit/sync-state';
 import { decode, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { createEasCommands } from '../src/commands/index.js';
+import type { PingCommandOptions } from '../src/commands/ping.js';
 import type { SyncCommandOptions } from '../src/commands/sync.js';
+import type { EasCredentials } from '../src/http/auth.js';
 import { createEasHandler } from '../src/http/handler.js';
+import type { MailboxIdentity } from '../src/http/identity.js';
 import { createNodeListener } from '../src/http/node-adapter.js';
 
 const run = promisify(execFile);
@@ -31,6 +43,17 @@ export const STANDARD_FOLDERS: readonly { displayName: string; type: FolderType 
   { displayName: 'Contacts', type: FolderType.Contacts },
   { displayName: 'Notes', type: FolderType.Notes },
 ];
+
+/** Basic credentials of the test users; anything else is refused. */
+export async function authenticateTestUsers(
+  credentials: EasCredentials,
+): Promise<MailboxIdentity | undefined> {
+  if (credentials.scheme !== 'basic') return undefined;
+  const user = Object.values(USERS).find(
+    (candidate) => candidate.id === credentials.username && candidate.password === credentials.password,
+  );
+  return user ? { userId: user.id, addresses: [user.id] } : undefined;
+}
 
 /** A real EAS endpoint on 127.0.0.1 over the in-memory stores, with every response body kept for checks. */
 export class TestServer {
@@ -55,13 +78,7 @@ export class TestServer {
       }
     }
     const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        if (credentials.scheme !== 'basic') return undefined;
-        const user = Object.values(USERS).find(
-          (candidate) => candidate.id === credentials.username && candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
+      authenticate: authenticateTestUsers,
       commands: createEasCommands(
         {
           mailbox: this.mailbox,
@@ -179,5 +196,113 @@ export async function expectLibwbxmlReadsAll(bodies: readonly Uint8Array[], mini
     throw new Error(
       `libwbxml checked ${checked} of ${bodies.length} responses, expected at least ${minimum}`,
     );
+  }
+}
+
+/** Heartbeats fired by the test, never by the clock; every interval asked for is kept in `asked`. */
+export class ManualTimers implements WaiterTimers {
+  readonly pending = new Map<number, () => void>();
+  readonly asked: number[] = [];
+  #next = 0;
+  set(callback: () => void, ms: number): unknown {
+    this.asked.push(ms);
+    this.pending.set(++this.#next, callback);
+    return this.#next;
+  }
+  clear(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  fireAll(): void {
+    const callbacks = [...this.pending.values()];
+    this.pending.clear();
+    for (const callback of callbacks) callback();
+  }
+}
+
+/** Resolves once `condition` holds (a readiness condition polled on the event loop, not a delay). */
+export async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let round = 0; !condition(); round++) {
+    if (round > 2000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/**
+ * An EAS endpoint over real HTTP with Direct Push: a publishing mailbox on an in-process bus, a waiter registry
+ * on manual timers, and every command of createEasCommands (Ping included).
+ */
+export class PushTestServer {
+  readonly memory = new MemoryMailboxStore();
+  readonly bus = new InProcessPushBus();
+  readonly mailbox: MailboxStore = publishingMailbox(this.memory, this.bus);
+  readonly timers = new ManualTimers();
+  readonly waiters = new WaiterRegistry({ bus: this.bus, timers: this.timers });
+  readonly folders = new Map<string, FolderId>();
+  readonly syncState: SyncStateStore;
+  #server: Server | undefined;
+  url = '';
+
+  constructor(
+    readonly pingOptions: PingCommandOptions = {},
+    overrides: { syncState?: SyncStateStore } = {},
+  ) {
+    this.syncState = overrides.syncState ?? new MemorySyncStateStore();
+  }
+
+  async start(): Promise<this> {
+    for (const [name, user] of Object.entries(USERS)) {
+      await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
+      for (const folder of STANDARD_FOLDERS) {
+        const created = await this.mailbox.createFolder(user.id, { ...folder, parentId: ROOT_FOLDER_ID });
+        this.folders.set(`${name}:${folder.displayName}`, created.id);
+      }
+    }
+    const handler = createEasHandler({
+      authenticate: authenticateTestUsers,
+      commands: createEasCommands(
+        { mailbox: this.mailbox, syncState: this.syncState, waiters: this.waiters },
+        { ping: this.pingOptions },
+      ),
+    });
+    this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.waiters.close();
+    this.#server?.closeAllConnections();
+    await new Promise((resolve) => this.#server?.close(resolve));
+  }
+
+  /** A folder's id by user and display name (unknown names come back as given, for bad-id tests). */
+  folder(user: keyof typeof USERS, name: string): FolderId {
+    return this.folders.get(`${user}:${name}`) ?? name;
+  }
+
+  /** Resolves once `count` requests are waiting. */
+  waiting(count: number): Promise<void> {
+    return until(() => this.waiters.stats().waiters === count, `${count} waiting requests`);
+  }
+
+  /** Resolves once the registry has started `count` waits in all (each wait asks for one timer). */
+  waitsStarted(count: number): Promise<void> {
+    return until(() => this.timers.asked.length >= count, `${count} waits started`);
+  }
+
+  /** New mail in a user's folder, written through the publishing mailbox. */
+  async newMail(user: keyof typeof USERS, folder: string, subject = 'Hello', received = new Date()) {
+    const mime = ['From: a@example.org', `Subject: ${subject}`, 'Content-Type: text/plain', '', 'Hi', ''];
+    return this.mailbox.createItem(USERS[user].id, this.folder(user, folder), {
+      class: 'Email',
+      data: {
+        mime: new TextEncoder().encode(mime.join('\r\n')),
+        subject,
+        dateReceived: received,
+        read: false,
+        messageClass: 'IPM.Note',
+      },
+    });
   }
 }

@@ -1,134 +1,24 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  type FolderId,
-  FolderType,
-  type MailboxStore,
-  MemoryMailboxStore,
-  ROOT_FOLDER_ID,
-} from '@easkit/mailbox';
-import { InProcessPushBus, publishingMailbox, WaiterRegistry, type WaiterTimers } from '@easkit/push';
-import { MemorySyncStateStore } from '@easkit/sync-state';
+import { type FolderId, FolderType, ROOT_FOLDER_ID } from '@easkit/mailbox';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, STANDARD_FOLDERS, TestServer, USERS } from '../../test/harness.js';
-import { createEasHandler } from '../http/handler.js';
-import { createNodeListener } from '../http/node-adapter.js';
-import { createEasCommands } from './index.js';
+import { expectLibwbxmlReadsAll, PushTestServer, TestServer, USERS } from '../../test/harness.js';
 import { PingStatus } from './ping.js';
 
 const { AirSync: AS, FolderHierarchy: FH, Ping: P, Email: E } = eas;
 
-/** Heartbeats fired by the test, never by the clock; every interval asked for is kept. */
-class ManualTimers implements WaiterTimers {
-  readonly pending = new Map<number, () => void>();
-  readonly asked: number[] = [];
-  #next = 0;
-  set(callback: () => void, ms: number): unknown {
-    this.asked.push(ms);
-    this.pending.set(++this.#next, callback);
-    return this.#next;
-  }
-  clear(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  fireAll(): void {
-    const callbacks = [...this.pending.values()];
-    this.pending.clear();
-    for (const callback of callbacks) callback();
-  }
-}
-
 const responses: Uint8Array[] = [];
 const servers: HangServer[] = [];
 
-/** Resolves once `condition` holds (a readiness condition polled on the event loop, not a delay). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let round = 0; !condition(); round++) {
-    if (round > 2000) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** An EAS endpoint over real HTTP with every command of createEasCommands, Direct Push included. */
-class HangServer {
-  readonly bus = new InProcessPushBus();
-  readonly mailbox: MailboxStore = publishingMailbox(new MemoryMailboxStore(), this.bus);
-  readonly syncState = new MemorySyncStateStore();
-  readonly timers = new ManualTimers();
-  readonly waiters = new WaiterRegistry({ bus: this.bus, timers: this.timers });
-  readonly folders = new Map<string, FolderId>();
-  #server: Server | undefined;
-  url = '';
-
-  async start(): Promise<this> {
-    for (const [name, user] of Object.entries(USERS)) {
-      await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
-      for (const folder of STANDARD_FOLDERS) {
-        const created = await this.mailbox.createFolder(user.id, { ...folder, parentId: ROOT_FOLDER_ID });
-        this.folders.set(`${name}:${folder.displayName}`, created.id);
-      }
-    }
-    const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        const user = Object.values(USERS).find(
-          (candidate) =>
-            credentials.scheme === 'basic' &&
-            candidate.id === credentials.username &&
-            candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
-      commands: createEasCommands({
-        mailbox: this.mailbox,
-        syncState: this.syncState,
-        waiters: this.waiters,
-      }),
-    });
-    this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+/** The shared Direct Push test endpoint, with this file's devices; started servers are stopped after each test. */
+class HangServer extends PushTestServer {
+  override async start(): Promise<this> {
+    await super.start();
     servers.push(this);
     return this;
   }
 
-  async stop(): Promise<void> {
-    await this.waiters.close();
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
-  }
-
-  folder(user: keyof typeof USERS, name: string): FolderId {
-    return this.folders.get(`${user}:${name}`) ?? name;
-  }
-
   device(user: keyof typeof USERS, deviceId: string, version: ProtocolVersion = '14.1'): Device {
     return new Device(this, user, deviceId, version);
-  }
-
-  /** Resolves once `count` requests are waiting. */
-  waiting(count: number): Promise<void> {
-    return until(() => this.waiters.stats().waiters === count, `${count} waiting requests`);
-  }
-
-  /** Resolves once the registry has started `count` waits in all (each wait asks for one timer). */
-  waitsStarted(count: number): Promise<void> {
-    return until(() => this.timers.asked.length >= count, `${count} waits started`);
-  }
-
-  /** New mail in a user's folder, written through the publishing mailbox. */
-  async newMail(user: keyof typeof USERS, folder: string, subject = 'Hello', received = new Date()) {
-    const mime = ['From: a@example.org', `Subject: ${subject}`, 'Content-Type: text/plain', '', 'Hi', ''];
-    return this.mailbox.createItem(USERS[user].id, this.folder(user, folder), {
-      class: 'Email',
-      data: {
-        mime: new TextEncoder().encode(mime.join('\r\n')),
-        subject,
-        dateReceived: received,
-        read: false,
-        messageClass: 'IPM.Note',
-      },
-    });
   }
 }
 

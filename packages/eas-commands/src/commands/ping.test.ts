@@ -1,132 +1,25 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  type FolderId,
-  FolderType,
-  type MailboxStore,
-  MemoryMailboxStore,
-  ROOT_FOLDER_ID,
-} from '@easkit/mailbox';
-import { InProcessPushBus, publishingMailbox, WaiterRegistry, type WaiterTimers } from '@easkit/push';
-import { MemorySyncStateStore, type SyncStateStore } from '@easkit/sync-state';
+import { FolderType, ROOT_FOLDER_ID } from '@easkit/mailbox';
+import { MemorySyncStateStore } from '@easkit/sync-state';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, STANDARD_FOLDERS, USERS } from '../../test/harness.js';
-import { createEasHandler } from '../http/handler.js';
-import { createNodeListener } from '../http/node-adapter.js';
-import { createEasCommands } from './index.js';
+import { expectLibwbxmlReadsAll, PushTestServer, USERS } from '../../test/harness.js';
 import { PING_PARAMETERS, type PingCommandOptions, PingStatus, pingCommand } from './ping.js';
 
 const { Ping: P, AirSync: AS, FolderHierarchy: FH } = eas;
 
-/** Heartbeats fired by the test, never by the clock. */
-class ManualTimers implements WaiterTimers {
-  readonly pending = new Map<number, () => void>();
-  #next = 0;
-  set(callback: () => void): unknown {
-    this.pending.set(++this.#next, callback);
-    return this.#next;
-  }
-  clear(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  fireAll(): void {
-    const callbacks = [...this.pending.values()];
-    this.pending.clear();
-    for (const callback of callbacks) callback();
-  }
-}
-
 const responses: Uint8Array[] = [];
 const servers: PingServer[] = [];
 
-/** An EAS endpoint over real HTTP: publishing mailbox, in-process bus, waiter registry and Ping. */
-class PingServer {
-  readonly memory = new MemoryMailboxStore();
-  readonly bus = new InProcessPushBus();
-  readonly mailbox: MailboxStore;
-  readonly timers = new ManualTimers();
-  readonly waiters = new WaiterRegistry({ bus: this.bus, timers: this.timers });
-  readonly folders = new Map<string, FolderId>();
-  readonly syncState: SyncStateStore;
-  #server: Server | undefined;
-  url = '';
-
-  constructor(
-    readonly pingOptions: PingCommandOptions = {},
-    overrides: { syncState?: SyncStateStore } = {},
-  ) {
-    this.mailbox = publishingMailbox(this.memory, this.bus);
-    this.syncState = overrides.syncState ?? new MemorySyncStateStore();
-  }
-
-  async start(): Promise<this> {
-    for (const [name, user] of Object.entries(USERS)) {
-      await this.mailbox.createUser({ id: user.id, primarySmtpAddress: user.id });
-      for (const folder of STANDARD_FOLDERS) {
-        const created = await this.mailbox.createFolder(user.id, { ...folder, parentId: ROOT_FOLDER_ID });
-        this.folders.set(`${name}:${folder.displayName}`, created.id);
-      }
-    }
-    const services = { mailbox: this.mailbox, syncState: this.syncState };
-    const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        const user = Object.values(USERS).find(
-          (candidate) =>
-            credentials.scheme === 'basic' &&
-            candidate.id === credentials.username &&
-            candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
-      commands: {
-        ...createEasCommands(services),
-        Ping: pingCommand({ ...services, waiters: this.waiters }, this.pingOptions),
-      },
-    });
-    this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+/** The shared Direct Push test endpoint, with this file's devices; started servers are stopped after each test. */
+class PingServer extends PushTestServer {
+  override async start(): Promise<this> {
+    await super.start();
     servers.push(this);
     return this;
   }
 
-  async stop(): Promise<void> {
-    await this.waiters.close();
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
-  }
-
-  folder(user: keyof typeof USERS, name: string): FolderId {
-    return this.folders.get(`${user}:${name}`)!;
-  }
-
   device(user: keyof typeof USERS, deviceId: string, version: ProtocolVersion = '14.1'): Device {
     return new Device(this, user, deviceId, version);
-  }
-
-  /** Resolves once `count` requests are waiting (a readiness condition, not a delay). */
-  async waiting(count: number): Promise<void> {
-    for (let round = 0; this.waiters.stats().waiters !== count; round++) {
-      if (round > 2000)
-        throw new Error(`expected ${count} waiting requests, have ${this.waiters.stats().waiters}`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  }
-
-  /** New mail in a user's folder, written through the publishing mailbox. */
-  async newMail(user: keyof typeof USERS, folder: string, subject = 'Hello'): Promise<void> {
-    const mime = ['From: a@example.org', `Subject: ${subject}`, 'Content-Type: text/plain', '', 'Hi', ''];
-    await this.mailbox.createItem(USERS[user].id, this.folder(user, folder), {
-      class: 'Email',
-      data: {
-        mime: new TextEncoder().encode(mime.join('\r\n')),
-        subject,
-        dateReceived: new Date(),
-        read: false,
-        messageClass: 'IPM.Note',
-      },
-    });
   }
 }
 
