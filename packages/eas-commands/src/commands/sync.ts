@@ -582,6 +582,13 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       const removedByClient: ItemId[] = [...(carried?.removed ?? [])];
       if (carried) responses.push(...carried.responses);
 
+      // The Deleted Items folder, looked up once per collection however many messages a request deletes.
+      let trashLookup: Promise<Folder | undefined> | undefined;
+      const deletedItemsFolder = () =>
+        (trashLookup ??= services.mailbox
+          .listFolders(user)
+          .then((folders) => folders.find((candidate) => candidate.type === FolderType.DeletedItems)));
+
       // Client commands, in the order they came (already applied when a suspect response is being narrowed).
       if (request.commands && !carried) {
         const addIds = request.commands.all('Add').map((add) => add.textOf('ClientId') ?? '');
@@ -794,9 +801,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         if (!item) return { kind: 'Delete', serverId, status: SyncStatus.ObjectNotFound };
         removedByClient.push(item.id);
         if (request.deletesAsMoves && item.class === 'Email' && folder.type !== FolderType.DeletedItems) {
-          const trash = (await services.mailbox.listFolders(user)).find(
-            (candidate) => candidate.type === FolderType.DeletedItems,
-          );
+          const trash = await deletedItemsFolder();
           if (trash) {
             const moved = await services.mailbox.moveItem(user, item.id, trash.id);
             ownModseqs.add(moved.modseq);
@@ -825,8 +830,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       // beyond it are passed over (they come again only after a key-0 restart).
       const riCap = folder.type === FolderType.RecipientInformationCache ? syncOptions.maxItems : 0;
       const riAddsBefore = (base.confirmed.meta?.riAdds as number | undefined) ?? 0;
-      const riCapReached = (): boolean =>
-        riCap > 0 && riAddsBefore + sent.filter((entry) => entry.kind === 'add').length >= riCap;
+      let addsSent = 0;
+      const riCapReached = (): boolean => riCap > 0 && riAddsBefore + addsSent >= riCap;
 
       let cursor = cursorAtStart;
       let moreAvailable = false;
@@ -855,6 +860,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
             if (element) {
               commands.push(element.element);
               sent.push(element.sent);
+              if (element.sent.kind === 'add') addsSent++;
             }
           }
           cursor = page.nextModseq;
@@ -930,7 +936,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           ? {
               meta: {
                 ...base.confirmed.meta,
-                riAdds: riAddsBefore + sent.filter((entry) => entry.kind === 'add').length,
+                riAdds: riAddsBefore + addsSent,
               },
             }
           : {}),
