@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'vitest';
+import { importsOf, walkEntry } from '../../../tooling/entry-imports.ts';
 import { findException, formatInstanceId, parseInstanceId } from './models/calendar.js';
 import { FolderType, folderClass, isSpecialFolderType } from './models/folder.js';
 import { sampleCalendar } from './samples.js';
@@ -39,17 +40,10 @@ describe('calendar instance ids', () => {
 
 describe('package entry point', () => {
   it('never loads vitest: nothing reachable from index.ts imports it', () => {
-    const seen = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const source = readFileSync(new URL(file, import.meta.url), 'utf8');
-      assert.ok(!/from 'vitest'/.test(source), `${file} imports vitest`);
-      for (const m of source.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
-        visit(new URL(`${m[1]}.ts`, new URL(file, import.meta.url)).href);
-      }
-    };
-    visit(new URL('./index.ts', import.meta.url).href);
+    const { modules: seen } = walkEntry(import.meta.dirname);
+    for (const file of seen) {
+      assert.ok(!importsOf(join(import.meta.dirname, file)).includes('vitest'), `${file} imports vitest`);
+    }
     assert.ok(seen.size > 5);
     assert.ok(![...seen].some((f) => f.endsWith('conformance.ts')));
   });
