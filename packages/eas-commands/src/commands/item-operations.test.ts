@@ -4,7 +4,12 @@ import { type Folder, FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@ea
 import { MemorySyncStateStore } from '@easkit/sync-state';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, STANDARD_FOLDERS, USERS } from '../../test/harness.js';
+import {
+  authenticateTestUsers,
+  expectLibwbxmlReadsAll,
+  STANDARD_FOLDERS,
+  USERS,
+} from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import type { EasRequestHead } from '../http/request.js';
@@ -104,13 +109,7 @@ class Endpoint {
     }
     const services = { mailbox: this.mailbox, syncState: this.syncState };
     const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        if (credentials.scheme !== 'basic') return undefined;
-        const user = Object.values(USERS).find(
-          (candidate) => candidate.id === credentials.username && candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
+      authenticate: authenticateTestUsers,
       commands: {
         ...createEasCommands(services),
         ItemOperations: itemOperationsCommand(services, { onError: (info) => this.errors.push(info.error) }),

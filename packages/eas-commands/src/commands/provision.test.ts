@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { MemoryDeviceStore, policySettings } from '@easkit/policy';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
+import { authenticateTestUsers, expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
@@ -24,15 +24,7 @@ class ProvisionServer {
 
   async start(): Promise<this> {
     const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        const user = Object.values(USERS).find(
-          (candidate) =>
-            credentials.scheme === 'basic' &&
-            candidate.id === credentials.username &&
-            candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
+      authenticate: authenticateTestUsers,
       commands: {
         Provision: provisionCommand({ devices: this.devices }, { now: () => WIPED_AT, ...this.options }),
       },

@@ -4,7 +4,12 @@ import { type Folder, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, STANDARD_FOLDERS, USERS } from '../../test/harness.js';
+import {
+  authenticateTestUsers,
+  expectLibwbxmlReadsAll,
+  STANDARD_FOLDERS,
+  USERS,
+} from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import {
@@ -83,15 +88,7 @@ class MailServer {
       }
     }
     const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        const user = Object.values(USERS).find(
-          (candidate) =>
-            credentials.scheme === 'basic' &&
-            candidate.id === credentials.username &&
-            candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
+      authenticate: authenticateTestUsers,
       commands: composeMailCommands({ mailbox: this.mailbox, submitter: this.submitter }),
     });
     this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 4 * 1024 * 1024 }));

@@ -4,7 +4,7 @@ import { MemoryMailboxStore } from '@easkit/mailbox';
 import { MemoryDeviceStore } from '@easkit/policy';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
+import { authenticateTestUsers, expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import {
@@ -39,15 +39,7 @@ class SettingsServer {
     });
     await this.mailbox.createUser({ id: USERS.bob.id, primarySmtpAddress: USERS.bob.id });
     const handler = createEasHandler({
-      authenticate: async (credentials) => {
-        const user = Object.values(USERS).find(
-          (candidate) =>
-            credentials.scheme === 'basic' &&
-            candidate.id === credentials.username &&
-            candidate.password === credentials.password,
-        );
-        return user ? { userId: user.id, addresses: [user.id] } : undefined;
-      },
+      authenticate: authenticateTestUsers,
       commands: {
         Settings: settingsCommand(
           { mailbox: this.mailbox, ...(this.withDevices ? { devices: this.devices } : {}) },
