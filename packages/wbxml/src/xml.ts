@@ -19,29 +19,7 @@ export const OPAQUE_ATTRIBUTE = 'opaque';
  * (`xmlns:airsyncbase="AirSyncBase"`). OPAQUE bytes appear as base64 with `opaque="base64"`.
  */
 export function toXml(root: WbxmlElement, options: ToXmlOptions = {}): string {
-  const indent = options.indent ?? 2;
-  const used = new Set<Namespace>();
-  collectNamespaces(root, used);
-  const rootNamespace = root.namespace;
-  used.delete(rootNamespace);
-  let declarations = ` xmlns="${rootNamespace}"`;
-  for (const namespace of used) declarations += ` xmlns:${namespace.toLowerCase()}="${namespace}"`;
-
-  // The name each tag is written with, made once per tag; and the line break plus indentation of each level.
-  const names = new Map<TagInfo, string>();
-  const nameOf = (tag: TagInfo): string => {
-    let name = names.get(tag);
-    if (name === undefined) {
-      name = tag.namespace === rootNamespace ? tag.name : `${tag.namespace.toLowerCase()}:${tag.name}`;
-      names.set(tag, name);
-    }
-    return name;
-  };
-  const pads: string[] = ['\n'];
-  const padOf = (level: number): string => {
-    while (pads.length <= level) pads.push(`\n${' '.repeat(indent * pads.length)}`);
-    return pads[level]!;
-  };
+  const { indent, declarations, nameOf, padOf } = xmlLayout(root, options);
 
   // Appending to one string lets V8 build a rope and copy it once at the end; with many thousands of small
   // pieces that is faster than collecting them in an array for join.
@@ -67,6 +45,36 @@ export function toXml(root: WbxmlElement, options: ToXmlOptions = {}): string {
   };
   write(root, 0, declarations); // the root carries the namespace declarations
   return out;
+}
+
+/**
+ * What both renderers share: the indentation, the namespace declarations the root carries (its namespace as the
+ * default, every other one used with its lower-case name as prefix), each tag's written name (made once per tag)
+ * and the line break plus indentation of each level.
+ */
+function xmlLayout(root: WbxmlElement, options: ToXmlOptions) {
+  const indent = options.indent ?? 2;
+  const used = new Set<Namespace>();
+  collectNamespaces(root, used);
+  const rootNamespace = root.namespace;
+  used.delete(rootNamespace);
+  let declarations = ` xmlns="${rootNamespace}"`;
+  for (const namespace of used) declarations += ` xmlns:${namespace.toLowerCase()}="${namespace}"`;
+  const names = new Map<TagInfo, string>();
+  const nameOf = (tag: TagInfo): string => {
+    let name = names.get(tag);
+    if (name === undefined) {
+      name = tag.namespace === rootNamespace ? tag.name : `${tag.namespace.toLowerCase()}:${tag.name}`;
+      names.set(tag, name);
+    }
+    return name;
+  };
+  const pads: string[] = ['\n'];
+  const padOf = (level: number): string => {
+    while (pads.length <= level) pads.push(`\n${' '.repeat(indent * pads.length)}`);
+    return pads[level]!;
+  };
+  return { indent, declarations, nameOf, padOf };
 }
 
 function collectNamespaces(element: WbxmlElement, into: Set<Namespace>): void {
@@ -116,27 +124,7 @@ export function toXmlBytes(
   root: WbxmlElement,
   options: ToXmlOptions & { readonly initialCapacity?: number } = {},
 ): Uint8Array {
-  const indent = options.indent ?? 2;
-  const used = new Set<Namespace>();
-  collectNamespaces(root, used);
-  const rootNamespace = root.namespace;
-  used.delete(rootNamespace);
-  let declarations = ` xmlns="${rootNamespace}"`;
-  for (const namespace of used) declarations += ` xmlns:${namespace.toLowerCase()}="${namespace}"`;
-  const names = new Map<TagInfo, string>();
-  const nameOf = (tag: TagInfo): string => {
-    let name = names.get(tag);
-    if (name === undefined) {
-      name = tag.namespace === rootNamespace ? tag.name : `${tag.namespace.toLowerCase()}:${tag.name}`;
-      names.set(tag, name);
-    }
-    return name;
-  };
-  const pads: string[] = ['\n'];
-  const padOf = (level: number): string => {
-    while (pads.length <= level) pads.push(`\n${' '.repeat(indent * pads.length)}`);
-    return pads[level]!;
-  };
+  const { indent, declarations, nameOf, padOf } = xmlLayout(root, options);
 
   const out = new ByteWriter(options.initialCapacity ?? 64 * 1024);
   if (options.declaration) out.ascii(`<?xml version="1.0" encoding="utf-8"?>${indent > 0 ? '\n' : ''}`);
