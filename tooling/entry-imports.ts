@@ -12,7 +12,10 @@ export function importsOf(file: string): string[] {
  * (relative to `srcDir`, `.ts`), `external` every other specifier seen. The contract packages use it to prove
  * their main entry never reaches vitest or the conformance suite.
  */
-export function walkEntry(srcDir: string, entry = 'index.ts'): { modules: Set<string>; external: Set<string> } {
+export function walkEntry(
+  srcDir: string,
+  entry = 'index.ts',
+): { modules: Set<string>; external: Set<string> } {
   const modules = new Set<string>();
   const external = new Set<string>();
   const queue = [resolve(srcDir, entry)];
