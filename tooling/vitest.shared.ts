@@ -6,8 +6,8 @@ import { defineConfig } from 'vitest/config';
  */
 export function easkitVitestConfig(overrides: { testTimeout?: number } = {}) {
   return defineConfig({
-    resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
-    ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] } },
+    resolve: { conditions: ['source', 'module', 'node', 'development|production'] },
+    ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
     test: {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       environment: 'node',

@@ -1,1 +1,14 @@
-export {};
+export {
+  type Database,
+  type Listening,
+  type ListenOptions,
+  type NotificationListener,
+  type PGliteDatabaseOptions,
+  type PostgresDatabaseOptions,
+  pgliteDatabase,
+  postgresDatabase,
+  type QueryResult,
+  type SqlExecutor,
+} from './database.js';
+export { type MigrateResult, migrate } from './migrate.js';
+export { type Migration, migrations } from './migrations/index.js';
