@@ -3,9 +3,11 @@ import type { UserId } from '@easkit/mailbox';
 import { describe, it } from 'vitest';
 import type { AccessRule } from './access.js';
 import { type ConformanceCheck, deviceStoreChecks } from './conformance.js';
-import type { Device } from './device.js';
+import type { AuditEntry, Device, OrganizationSettings } from './device.js';
 import type {
   ActivityRecord,
+  AuditEntryInput,
+  AuditQuery,
   DeviceExpectation,
   DevicePage,
   DevicePatch,
@@ -443,6 +445,87 @@ const cases: Array<[check: string, bug: string, create: () => MemoryDeviceStore]
         }
       })(),
   ],
+  [
+    'policyVersion and pendingPolicyVersion',
+    'forgets the policy version on every sighting',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override async upsertDevice(sighting: DeviceSighting, seenAt?: Date) {
+          const result = await super.upsertDevice(sighting, seenAt);
+          if (result.created) return result;
+          const device = await this.updateDevice(sighting.user, sighting.deviceId, { policyVersion: null });
+          return { device, created: false };
+        }
+      })(),
+  ],
+  [
+    'access notes and wipe delivery times',
+    'drops the wipe delivery time',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override updateDevice(
+          user: UserId,
+          deviceId: string,
+          patch: DevicePatch,
+          expected?: DeviceExpectation,
+        ) {
+          if (!patch.wipe) return super.updateDevice(user, deviceId, patch, expected);
+          const { deliveredAt: _dropped, ...wipe } = patch.wipe;
+          return super.updateDevice(user, deviceId, { ...patch, wipe }, expected);
+        }
+      })(),
+  ],
+  [
+    'allowNonProvisionableDevices defaults',
+    'keeps the flag of the first version forever',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override async putPolicy(input: PolicyInput) {
+          const existing = await this.getPolicy(input.id);
+          return super.putPolicy(
+            existing
+              ? { ...input, allowNonProvisionableDevices: existing.allowNonProvisionableDevices }
+              : input,
+          );
+        }
+      })(),
+  ],
+  [
+    'organisation settings start enabled',
+    'replaces the whole settings with the patch',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override updateOrganizationSettings(patch: Partial<OrganizationSettings>) {
+          return super.updateOrganizationSettings({ easEnabled: true, defaultAccess: 'allowed', ...patch });
+        }
+      })(),
+  ],
+  [
+    'each user has their own EAS switch',
+    'treats clearing a switch as switching it on',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override setUserEasEnabled(user: UserId, enabled: boolean | null) {
+          return super.setUserEasEnabled(user, enabled ?? true);
+        }
+      })(),
+  ],
+  [
+    'appendAudit keeps who, what, when and target',
+    'lists the oldest entries first',
+    () =>
+      new (class extends MemoryDeviceStore {
+        override async listAudit(query?: AuditQuery) {
+          const page = await super.listAudit(query);
+          return { ...page, entries: page.entries.reverse() };
+        }
+      })(),
+  ],
+  [
+    'concurrent appendAudit calls',
+    'numbers entries by reading the log, then writing after an await',
+    () => new RacyAuditStore(),
+  ],
   ['pages through 2,000 devices', 'stops a walk after 1,000 devices', () => new TruncatingListStore()],
 ];
 
@@ -502,5 +585,30 @@ class TruncatingListStore extends MemoryDeviceStore {
     const page = await super.listAllDevices(options);
     this.#listed += page.devices.length;
     return this.#listed >= 1000 ? { ...page, nextCursor: null } : page;
+  }
+}
+
+/** Gives each entry the id after the newest one it read, with an await in between: concurrent appends collide. */
+class RacyAuditStore extends MemoryDeviceStore {
+  readonly #entries: AuditEntry[] = [];
+  override async appendAudit(input: AuditEntryInput) {
+    if (!input.actor || !input.action) return super.appendAudit(input);
+    const last = this.#entries.at(-1)?.id ?? 0;
+    await tick();
+    const entry: AuditEntry = {
+      id: last + 1,
+      at: input.at ?? new Date(),
+      actor: input.actor,
+      action: input.action,
+      target: { ...input.target },
+      details: { ...input.details },
+    };
+    this.#entries.push(entry);
+    return entry;
+  }
+  override async listAudit(query: AuditQuery = {}) {
+    await super.listAudit(query);
+    const unique = new Map(this.#entries.map((entry) => [entry.id, entry]));
+    return { entries: [...unique.values()].reverse().slice(0, query.limit ?? 100), nextCursor: null };
   }
 }

@@ -875,6 +875,241 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
       assert.deepEqual(await store.listRules(), []);
     },
   },
+  // --- provisioning records, organisation switches, audit (added with the policy gate) ---------------------
+  {
+    name: 'policyVersion and pendingPolicyVersion are stored, cleared with null and kept by later sightings',
+    async run({ store }) {
+      await store.upsertDevice(sighting(ALICE, 'D1'), at(0));
+      assert.equal((await store.getDevice(ALICE, 'D1'))?.policyVersion, undefined, 'absent on a new device');
+      const pending = await store.updateDevice(ALICE, 'D1', {
+        pendingPolicyKey: 5,
+        pendingPolicyVersion: { policyId: 'staff', version: 3 },
+      });
+      assert.deepEqual(pending.pendingPolicyVersion, { policyId: 'staff', version: 3 });
+      await store.updateDevice(
+        ALICE,
+        'D1',
+        {
+          policyKey: 6,
+          policyState: 'provisioned',
+          pendingPolicyKey: null,
+          policyVersion: { policyId: 'staff', version: 3 },
+          pendingPolicyVersion: null,
+        },
+        { pendingPolicyKey: 5 },
+      );
+      await store.upsertDevice(sighting(ALICE, 'D1', { protocolVersion: '12.1' }), at(1));
+      const stored = await store.getDevice(ALICE, 'D1');
+      assert.deepEqual(stored?.policyVersion, { policyId: 'staff', version: 3 });
+      assert.equal(stored?.pendingPolicyVersion, undefined);
+      await store.updateDevice(ALICE, 'D1', { policyVersion: { policyId: null, version: 1 } });
+      assert.deepEqual(
+        (await store.getDevice(ALICE, 'D1'))?.policyVersion,
+        {
+          policyId: null,
+          version: 1,
+        },
+        'policyId null (the built-in default) is kept as null',
+      );
+      await store.updateDevice(ALICE, 'D1', { policyVersion: null });
+      assert.equal((await store.getDevice(ALICE, 'D1'))?.policyVersion, undefined);
+      await rejectsWith(
+        store.updateDevice(ALICE, 'D1', { policyKey: 9, policyVersion: { policyId: 'x', version: -1 } }),
+        'invalid-argument',
+        'a negative policy version',
+      );
+      assert.equal((await store.getDevice(ALICE, 'D1'))?.policyKey, 6, 'a refused patch writes nothing');
+    },
+  },
+  {
+    name: 'access notes and wipe delivery times round-trip',
+    async run({ store }) {
+      await store.upsertDevice(sighting(ALICE, 'D1'), at(0));
+      await store.updateDevice(ALICE, 'D1', {
+        access: {
+          state: 'quarantined',
+          reason: 'individual',
+          note: 'waiting for IT',
+          by: 'admin',
+          at: at(1),
+        },
+        wipe: {
+          state: 'pending',
+          kind: 'full',
+          requestedAt: at(2),
+          deliveredAt: at(3),
+          requestedBy: 'admin',
+        },
+      });
+      const stored = await store.getDevice(ALICE, 'D1');
+      assert.ok(stored);
+      assert.equal(stored.access.note, 'waiting for IT');
+      assert.equal(stored.access.by, 'admin');
+      assert.equal(time(stored.access.at), at(1).getTime());
+      assert.equal(time(stored.wipe.deliveredAt), at(3).getTime());
+      assert.equal(time(stored.wipe.requestedAt), at(2).getTime());
+    },
+  },
+  {
+    name: 'allowNonProvisionableDevices defaults to false and is stored with each version',
+    async run({ store }) {
+      const first = await store.putPolicy({ id: 'p', name: 'P', settings: policySettings() });
+      assert.equal(first.allowNonProvisionableDevices, false);
+      const second = await store.putPolicy({
+        id: 'p',
+        name: 'P',
+        settings: policySettings(),
+        allowNonProvisionableDevices: true,
+      });
+      assert.equal(second.allowNonProvisionableDevices, true);
+      assert.equal((await store.getPolicy('p'))?.allowNonProvisionableDevices, true);
+      await store.setDefaultPolicy('p');
+      assert.equal((await store.resolvePolicy(BOB))?.allowNonProvisionableDevices, true);
+      await store.putPolicy({ id: 'p', name: 'P', settings: policySettings() });
+      assert.equal((await store.getPolicy('p'))?.allowNonProvisionableDevices, false, 'absent means false');
+    },
+  },
+  {
+    name: 'organisation settings start enabled and allowed, and change field by field',
+    async run({ store }) {
+      assert.deepEqual(await store.getOrganizationSettings(), { easEnabled: true, defaultAccess: 'allowed' });
+      assert.deepEqual(await store.updateOrganizationSettings({ defaultAccess: 'quarantined' }), {
+        easEnabled: true,
+        defaultAccess: 'quarantined',
+      });
+      await store.updateOrganizationSettings({ easEnabled: false });
+      assert.deepEqual(await store.getOrganizationSettings(), {
+        easEnabled: false,
+        defaultAccess: 'quarantined',
+      });
+      await rejectsWith(
+        store.updateOrganizationSettings({ defaultAccess: 'maybe' as never }),
+        'invalid-argument',
+        'an unknown access state',
+      );
+      const settings = await store.getOrganizationSettings();
+      settings.easEnabled = true;
+      assert.equal((await store.getOrganizationSettings()).easEnabled, false, 'a copy');
+    },
+  },
+  {
+    name: 'each user has their own EAS switch: null until set, and null again when cleared',
+    async run({ store }) {
+      assert.equal(await store.getUserEasEnabled(ALICE), null);
+      await store.setUserEasEnabled(ALICE, false);
+      await store.setUserEasEnabled(BOB, true);
+      assert.equal(await store.getUserEasEnabled(ALICE), false);
+      assert.equal(await store.getUserEasEnabled(BOB), true);
+      assert.equal(await store.getUserEasEnabled(`${ALICE}x`), null);
+      await store.setUserEasEnabled(ALICE, null);
+      assert.equal(await store.getUserEasEnabled(ALICE), null);
+      assert.equal(await store.getUserEasEnabled(BOB), true);
+      await rejectsWith(store.setUserEasEnabled('', false), 'invalid-argument', 'an empty user');
+    },
+  },
+  {
+    name: 'appendAudit keeps who, what, when and target, with increasing ids; listAudit pages newest first',
+    async run({ store }) {
+      const first = await store.appendAudit({
+        actor: 'admin',
+        action: 'wipe',
+        target: { user: ALICE, deviceId: 'D1' },
+        at: at(1),
+        details: { kind: 'full', count: 1, forced: true, note: null },
+      });
+      assert.ok(Number.isSafeInteger(first.id) && first.id > 0);
+      assert.equal(first.actor, 'admin');
+      assert.equal(first.action, 'wipe');
+      assert.deepEqual(first.target, { user: ALICE, deviceId: 'D1' });
+      assert.equal(time(first.at), at(1).getTime());
+      assert.deepEqual(first.details, { kind: 'full', count: 1, forced: true, note: null });
+      const ids = [first.id];
+      for (let index = 2; index <= 7; index++) {
+        const user = index % 2 === 0 ? BOB : ALICE;
+        const entry = await store.appendAudit({
+          actor: 'admin',
+          action: `a${index}`,
+          target: { user, deviceId: `D${index % 3}` },
+          at: at(index),
+        });
+        assert.ok(entry.id > ids.at(-1)!, 'ids grow');
+        assert.deepEqual(entry.details, {}, 'details default to empty');
+        ids.push(entry.id);
+      }
+      await store.appendAudit({ actor: 'root', action: 'set-default-policy', target: { policyId: 'p' } });
+      const all: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<DeviceStore['listAudit']>> = await store.listAudit({
+          limit: 3,
+          cursor,
+        });
+        assert.ok(page.entries.length <= 3);
+        all.push(...page.entries.map((entry) => entry.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      assert.equal(all.length, 8);
+      assert.deepEqual(
+        all,
+        [...all].sort((a, b) => b - a),
+        'newest first',
+      );
+      const alice = (await store.listAudit({ user: ALICE })).entries;
+      assert.deepEqual(
+        alice.map((entry) => entry.action),
+        ['a7', 'a5', 'a3', 'wipe'],
+      );
+      const device = (await store.listAudit({ user: ALICE, deviceId: 'D1' })).entries;
+      assert.deepEqual(
+        device.map((entry) => entry.action),
+        ['a7', 'wipe'],
+      );
+      alice[0]!.target.user = 'changed';
+      assert.equal(
+        (await store.listAudit({ limit: 2, user: ALICE })).entries[0]?.target.user,
+        ALICE,
+        'copies',
+      );
+      await store.deleteDevice(ALICE, 'D1');
+      assert.equal((await store.listAudit({ user: ALICE })).entries.length, 4, 'entries outlive devices');
+    },
+  },
+  {
+    name: 'concurrent appendAudit calls keep every entry with distinct ids; bad input is refused',
+    async run({ store }) {
+      const entries = await Promise.all(
+        Array.from({ length: 20 }, (_, index) =>
+          store.appendAudit({ actor: 'admin', action: `x${index}`, target: { user: ALICE } }),
+        ),
+      );
+      assert.equal(new Set(entries.map((entry) => entry.id)).size, 20);
+      assert.equal((await store.listAudit({ limit: 1000 })).entries.length, 20);
+      await rejectsWith(
+        store.appendAudit({ actor: '', action: 'x', target: {} }),
+        'invalid-argument',
+        'no actor',
+      );
+      await rejectsWith(
+        store.appendAudit({ actor: 'a', action: '', target: {} }),
+        'invalid-argument',
+        'no action',
+      );
+      await rejectsWith(
+        store.appendAudit({ actor: 'a', action: 'x', target: {}, details: { nested: {} as never } }),
+        'invalid-argument',
+        'nested details',
+      );
+      for (const limit of [0, 1001, 2.5]) {
+        await rejectsWith(store.listAudit({ limit }), 'invalid-argument', `limit ${limit}`);
+      }
+      await rejectsWith(store.listAudit({ cursor: '%%%' }), 'invalid-argument', 'a foreign cursor');
+      assert.equal(
+        (await store.listAudit({ limit: 1000 })).entries.length,
+        20,
+        'refused appends wrote nothing',
+      );
+    },
+  },
   // --- scale -----------------------------------------------------------------------------------------------
   {
     name: 'pages through 2,000 devices of 50 users',

@@ -1,13 +1,18 @@
 import type { UserId } from '@easkit/mailbox';
 import type { AccessRule } from './access.js';
 import type {
+  AuditDetail,
+  AuditEntry,
+  AuditTarget,
   Device,
   DeviceAccess,
   DeviceDetailName,
   DeviceInformation,
   DeviceWipe,
+  OrganizationSettings,
   PolicyDocument,
   PolicyState,
+  PolicyVersion,
 } from './device.js';
 import type { PolicySettings } from './settings.js';
 
@@ -29,6 +34,8 @@ export type DevicePatch = { [Name in DeviceDetailName]?: DeviceInformation[Name]
   policyKey?: number;
   policyState?: PolicyState;
   pendingPolicyKey?: number | null;
+  policyVersion?: PolicyVersion | null;
+  pendingPolicyVersion?: PolicyVersion | null;
   access?: DeviceAccess;
   wipe?: DeviceWipe;
 };
@@ -62,8 +69,37 @@ export interface PolicyInput {
   id: string;
   name: string;
   settings: PolicySettings;
+  /** See `PolicyDocument.allowNonProvisionableDevices`; default false. */
+  allowNonProvisionableDevices?: boolean;
   /** When given, the write only happens if the stored version is this one (0 = the policy must not exist yet). */
   expectedVersion?: number;
+}
+
+/** What `appendAudit` records; the store adds the id (and the time, if absent). */
+export interface AuditEntryInput {
+  actor: string;
+  action: string;
+  target: AuditTarget;
+  /** Default: the store's clock. */
+  at?: Date;
+  details?: Record<string, AuditDetail>;
+}
+
+export interface AuditQuery {
+  /** Page size, 1-1000 (default 100). */
+  limit?: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string | null;
+  /** Only entries whose target has this user. */
+  user?: UserId;
+  /** Only entries whose target has this deviceId (usually with `user`). */
+  deviceId?: string;
+}
+
+export interface AuditPage {
+  /** Newest first (by id). */
+  entries: AuditEntry[];
+  nextCursor: string | null;
 }
 
 /**
@@ -85,6 +121,8 @@ export interface PolicyInput {
  *   `listRules` by priority (highest first) then id; strings compare by UTF-16 code units.
  * - **Pagination.** Paging through `listAllDevices` returns every device that exists for the whole walk exactly
  *   once, whatever is added or deleted meanwhile.
+ * - **Audit.** `appendAudit` gives every entry a larger id than any entry before it (also under concurrency, no
+ *   two equal); entries are never changed or deleted, not even with the device they name.
  *
  * The reference implementation to copy is `MemoryDeviceStore`.
  */
@@ -182,6 +220,37 @@ export interface DeviceStore {
 
   /** Removes a rule. Returns whether it existed. */
   deleteRule(ruleId: string): Promise<boolean>;
+
+  /** The organisation-wide switches; `defaultOrganizationSettings()` until changed. */
+  getOrganizationSettings(): Promise<OrganizationSettings>;
+
+  /**
+   * Changes some organisation-wide switches (absent fields stay) and returns all of them as stored.
+   * @throws {InvalidArgumentError} for a value of the wrong type or an unknown access state.
+   */
+  updateOrganizationSettings(patch: Partial<OrganizationSettings>): Promise<OrganizationSettings>;
+
+  /** The user's own EAS switch: `true`, `false`, or `null` when none is set (the user follows the organisation). */
+  getUserEasEnabled(user: UserId): Promise<boolean | null>;
+
+  /**
+   * Sets (or with `null` removes) the user's own EAS switch. EAS is available to a user when the organisation's
+   * `easEnabled` is true and the user's switch is not `false`.
+   * @throws {InvalidArgumentError} for an empty user.
+   */
+  setUserEasEnabled(user: UserId, enabled: boolean | null): Promise<void>;
+
+  /**
+   * Records an administrative action and returns it as stored, with its id.
+   * @throws {InvalidArgumentError} for an empty actor or action, or details that are not flat JSON values.
+   */
+  appendAudit(entry: AuditEntryInput): Promise<AuditEntry>;
+
+  /**
+   * Audit entries, newest first, a page at a time; `user` and `deviceId` filter on the target.
+   * @throws {InvalidArgumentError} for a bad limit or a cursor this store did not make.
+   */
+  listAudit(query?: AuditQuery): Promise<AuditPage>;
 }
 
 export interface PolicyAssignment {

@@ -18,6 +18,12 @@ export interface DeviceAccess {
   reason: AccessReason;
   /** The rule that decided, when `reason` is `rule`. */
   ruleId?: string;
+  /** Free text for the administrator, e.g. why a device was blocked or what a quarantine waits for. */
+  note?: string;
+  /** Who made an `individual` decision (an administrator's name). */
+  by?: string;
+  /** When the decision was made. */
+  at?: Date;
 }
 
 /**
@@ -32,8 +38,21 @@ export interface DeviceWipe {
   kind?: WipeKind;
   requestedAt?: Date;
   acknowledgedAt?: Date;
+  /** When the directive first went out to the device in a Provision response. */
+  deliveredAt?: Date;
   /** Who asked for it (an administrator's name or the user). */
   requestedBy?: string;
+}
+
+/**
+ * Which policy document, in which version, a policy key was issued for. `policyId: null` stands for the built-in
+ * default (`defaultPolicy`), used when neither the user nor the organisation has a policy. A device whose stamp
+ * differs from what `resolvePolicy` gives now holds a stale key and must provision again; a protocol version
+ * change or a reconnect does not change the stamp, so neither forces a new Provision.
+ */
+export interface PolicyVersion {
+  policyId: string | null;
+  version: number;
 }
 
 /** Per-device counters, kept by `DeviceStore.recordSync`. */
@@ -93,6 +112,10 @@ export interface Device extends DeviceInformation {
   policyState: PolicyState;
   /** The key sent in the first phase of Provision, waiting for the device's acknowledgement. */
   pendingPolicyKey?: number;
+  /** The policy (and version) `policyKey` was issued for; absent while the device holds no key. */
+  policyVersion?: PolicyVersion;
+  /** The policy (and version) sent with `pendingPolicyKey`; becomes `policyVersion` on acknowledgement. */
+  pendingPolicyVersion?: PolicyVersion;
   access: DeviceAccess;
   wipe: DeviceWipe;
   stats: DeviceStats;
@@ -114,4 +137,47 @@ export interface PolicyDocument {
    */
   version: number;
   updatedAt: Date;
+  /**
+   * Exchange's AllowNonProvisionableDevices, a server-side property never sent to devices: when true, a device
+   * that sends no policy key may use EAS without provisioning, and a device that acknowledges the policy as only
+   * partly applied (Status 2) still gets a key. Default false.
+   */
+  allowNonProvisionableDevices: boolean;
+}
+
+/** Organisation-wide switches, kept by the `DeviceStore`. */
+export interface OrganizationSettings {
+  /** EAS for everyone (default true). When false every user is refused, whatever their own switch says. */
+  easEnabled: boolean;
+  /** The access of a new device that no access rule matches (default `allowed`). */
+  defaultAccess: AccessState;
+}
+
+/** The settings a store that was never told otherwise reports. */
+export function defaultOrganizationSettings(): OrganizationSettings {
+  return { easEnabled: true, defaultAccess: 'allowed' };
+}
+
+/** What an audit entry is about; every field is optional, but an entry names at least one. */
+export interface AuditTarget {
+  user?: UserId;
+  deviceId?: string;
+  policyId?: string;
+  ruleId?: string;
+}
+
+/** A value in an audit entry's details: flat, so any backend can keep it as JSON. */
+export type AuditDetail = string | number | boolean | null;
+
+/** One recorded administrative action: who did what, when, to what. */
+export interface AuditEntry {
+  /** Assigned by the store: a positive integer, larger for every later append. */
+  id: number;
+  at: Date;
+  /** Who did it: an administrator's name, `system`, or the user. */
+  actor: string;
+  /** What was done, e.g. `wipe`, `approve`, `block`, `set-policy`. */
+  action: string;
+  target: AuditTarget;
+  details: Record<string, AuditDetail>;
 }

@@ -1,14 +1,21 @@
 import type { UserId } from '@easkit/mailbox';
 import { type AccessRule, ruleProblems } from './access.js';
 import {
+  type AuditEntry,
   DEVICE_DETAIL_NAMES,
   type Device,
   type DeviceDetailName,
+  defaultOrganizationSettings,
   emptyDeviceStats,
+  type OrganizationSettings,
   type PolicyDocument,
+  type PolicyVersion,
 } from './device.js';
 import type {
   ActivityRecord,
+  AuditEntryInput,
+  AuditPage,
+  AuditQuery,
   DeviceExpectation,
   DevicePage,
   DevicePatch,
@@ -44,6 +51,10 @@ export class MemoryDeviceStore implements DeviceStore {
   readonly #assignments = new Map<UserId, string>();
   #defaultPolicy: string | null = null;
   readonly #rules = new Map<string, AccessRule>();
+  #organization: OrganizationSettings = defaultOrganizationSettings();
+  readonly #userEas = new Map<UserId, boolean>();
+  /** Oldest first; ids are 1, 2, 3, ... */
+  readonly #audit: AuditEntry[] = [];
   readonly #now: () => Date;
 
   /** @param options.now the clock for timestamps the caller does not pass (tests inject a fixed one). */
@@ -159,6 +170,8 @@ export class MemoryDeviceStore implements DeviceStore {
       requirePolicyKey(patch.pendingPolicyKey, 'pendingPolicyKey');
     }
     if (patch.deviceType !== undefined) requireId(patch.deviceType, 'deviceType');
+    if (patch.policyVersion) requirePolicyVersion(patch.policyVersion, 'policyVersion');
+    if (patch.pendingPolicyVersion) requirePolicyVersion(patch.pendingPolicyVersion, 'pendingPolicyVersion');
     if (patch.deviceType !== undefined) device.deviceType = patch.deviceType;
     for (const name of DEVICE_DETAIL_NAMES) {
       if (!Object.hasOwn(patch, name)) continue;
@@ -170,6 +183,11 @@ export class MemoryDeviceStore implements DeviceStore {
     if (patch.policyState !== undefined) device.policyState = patch.policyState;
     if (patch.pendingPolicyKey === null) delete device.pendingPolicyKey;
     else if (patch.pendingPolicyKey !== undefined) device.pendingPolicyKey = patch.pendingPolicyKey;
+    if (patch.policyVersion === null) delete device.policyVersion;
+    else if (patch.policyVersion !== undefined) device.policyVersion = copyPolicyVersion(patch.policyVersion);
+    if (patch.pendingPolicyVersion === null) delete device.pendingPolicyVersion;
+    else if (patch.pendingPolicyVersion !== undefined)
+      device.pendingPolicyVersion = copyPolicyVersion(patch.pendingPolicyVersion);
     if (patch.access !== undefined) device.access = structuredClone(patch.access);
     if (patch.wipe !== undefined) device.wipe = structuredClone(patch.wipe);
     return structuredClone(device);
@@ -228,6 +246,16 @@ export class MemoryDeviceStore implements DeviceStore {
     if (typeof input.name !== 'string' || input.name.trim() === '') {
       issues.push({ code: 'wrong-type', setting: 'name', message: 'name must be a non-empty string' });
     }
+    if (
+      input.allowNonProvisionableDevices !== undefined &&
+      typeof input.allowNonProvisionableDevices !== 'boolean'
+    ) {
+      issues.push({
+        code: 'wrong-type',
+        setting: 'allowNonProvisionableDevices',
+        message: 'allowNonProvisionableDevices must be a boolean',
+      });
+    }
     issues.push(...validatePolicy(input.settings));
     if (issues.length > 0) throw new InvalidPolicyError(issues);
     const current = this.#policies.get(input.id);
@@ -241,6 +269,7 @@ export class MemoryDeviceStore implements DeviceStore {
       settings: structuredClone(input.settings),
       version: currentVersion + 1,
       updatedAt: this.#now(),
+      allowNonProvisionableDevices: input.allowNonProvisionableDevices ?? false,
     };
     this.#policies.set(input.id, stored);
     return structuredClone(stored);
@@ -301,6 +330,113 @@ export class MemoryDeviceStore implements DeviceStore {
   async deleteRule(ruleId: string): Promise<boolean> {
     return this.#rules.delete(ruleId);
   }
+
+  async getOrganizationSettings(): Promise<OrganizationSettings> {
+    return { ...this.#organization };
+  }
+
+  async updateOrganizationSettings(patch: Partial<OrganizationSettings>): Promise<OrganizationSettings> {
+    if (patch.easEnabled !== undefined && typeof patch.easEnabled !== 'boolean') {
+      throw new InvalidArgumentError('easEnabled must be a boolean');
+    }
+    if (patch.defaultAccess !== undefined && !ACCESS_STATES.includes(patch.defaultAccess)) {
+      throw new InvalidArgumentError('defaultAccess must be allowed, blocked or quarantined');
+    }
+    this.#organization = {
+      easEnabled: patch.easEnabled ?? this.#organization.easEnabled,
+      defaultAccess: patch.defaultAccess ?? this.#organization.defaultAccess,
+    };
+    return { ...this.#organization };
+  }
+
+  async getUserEasEnabled(user: UserId): Promise<boolean | null> {
+    return this.#userEas.get(user) ?? null;
+  }
+
+  async setUserEasEnabled(user: UserId, enabled: boolean | null): Promise<void> {
+    requireId(user, 'user');
+    if (enabled === null) this.#userEas.delete(user);
+    else if (typeof enabled === 'boolean') this.#userEas.set(user, enabled);
+    else throw new InvalidArgumentError('enabled must be a boolean or null');
+  }
+
+  async appendAudit(input: AuditEntryInput): Promise<AuditEntry> {
+    requireId(input.actor, 'actor');
+    requireId(input.action, 'action');
+    if (typeof input.target !== 'object' || input.target === null) {
+      throw new InvalidArgumentError('target must be an object');
+    }
+    const details = input.details ?? {};
+    for (const [name, value] of Object.entries(details)) {
+      const type = typeof value;
+      if (
+        value !== null &&
+        type !== 'string' &&
+        type !== 'boolean' &&
+        !(type === 'number' && Number.isFinite(value))
+      ) {
+        throw new InvalidArgumentError(`details.${name} must be a string, finite number, boolean or null`);
+      }
+    }
+    const target: AuditEntry['target'] = {};
+    for (const name of ['user', 'deviceId', 'policyId', 'ruleId'] as const) {
+      const value = input.target[name];
+      if (value !== undefined) target[name] = value;
+    }
+    const entry: AuditEntry = {
+      id: this.#audit.length + 1,
+      at: new Date(requireDate(input.at ?? this.#now(), 'at')),
+      actor: input.actor,
+      action: input.action,
+      target,
+      details: { ...details },
+    };
+    this.#audit.push(entry);
+    return structuredClone(entry);
+  }
+
+  async listAudit(query: AuditQuery = {}): Promise<AuditPage> {
+    const limit = query.limit ?? DEFAULT_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    let before = Number.POSITIVE_INFINITY;
+    if (query.cursor) {
+      const match = /^a(\d{1,15})$/.exec(query.cursor);
+      if (!match) throw new InvalidArgumentError('cursor was not made by this store');
+      before = Number(match[1]);
+    }
+    const entries: AuditEntry[] = [];
+    let more = false;
+    for (let index = this.#audit.length - 1; index >= 0; index--) {
+      const entry = this.#audit[index]!;
+      if (entry.id >= before) continue;
+      if (query.user !== undefined && entry.target.user !== query.user) continue;
+      if (query.deviceId !== undefined && entry.target.deviceId !== query.deviceId) continue;
+      if (entries.length === limit) {
+        more = true;
+        break;
+      }
+      entries.push(structuredClone(entry));
+    }
+    const last = entries.at(-1);
+    return { entries, nextCursor: more && last ? `a${last.id}` : null };
+  }
+}
+
+const ACCESS_STATES: readonly string[] = ['allowed', 'blocked', 'quarantined'];
+
+function requirePolicyVersion(value: PolicyVersion, what: string): void {
+  const idOk = value.policyId === null || (typeof value.policyId === 'string' && value.policyId !== '');
+  if (!idOk || !Number.isSafeInteger(value.version) || value.version < 0) {
+    throw new InvalidArgumentError(
+      `${what} needs a policyId (string or null) and a non-negative integer version`,
+    );
+  }
+}
+
+function copyPolicyVersion(value: PolicyVersion): PolicyVersion {
+  return { policyId: value.policyId, version: value.version };
 }
 
 function compare(a: string, b: string): number {
