@@ -355,6 +355,19 @@ describe('hanging Sync over HTTP', () => {
     expect(state?.pending?.syncKey).toBe(newKey);
   });
 
+  it('a plain Sync of the same device ends the hanging one at once, even with nothing to sync', async () => {
+    const { server, phone } = await ready();
+    await server.newMail('alice', 'Inbox');
+    await phone.syncAll('Inbox');
+    // The heartbeat (300 s) is far beyond the test timeout: only the plain Sync can end this request.
+    const sync = phone.hangingSync(['Inbox'], { heartbeat: 300 });
+    await server.waiting(1);
+    const plain = await phone.sync(AS.Sync(AS.Collections(phone.collection('Inbox'))));
+    expect(plain.httpStatus).toBe(200);
+    expect((await sync).body).toBeUndefined();
+    await server.waiting(0);
+  });
+
   it('answers at once when the request carries client commands, or for versions before 12.1', async () => {
     const { server, phone } = await ready();
     const mail = await server.newMail('alice', 'Inbox');

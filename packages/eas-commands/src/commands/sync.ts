@@ -176,13 +176,19 @@ function readCollection(element: WbxmlElement): CollectionRequest | undefined {
 /** Fields a client never overwrites or erases with a Change (the server owns them). */
 const SERVER_OWNED = new Set(['uid', 'organizerName', 'organizerEmail', 'dtStamp', 'mime', 'attachments']);
 
+/** A Sync of this process waiting for changes; a later Sync of the same device ends it through `stop`. */
+interface HangingSync {
+  abandoned: boolean;
+  readonly stop: AbortController;
+}
+
 /**
  * Sync (MS-ASCMD 2.2.1.21): items of one or more folders both ways.
  *
  * Hanging Sync (12.1+, when `services.waiters` is given): a request with Wait or HeartbeatInterval (or an
  * empty or partial one whose cached request had one) that has nothing to report waits in the registry, under
  * the device's slot shared with Ping, until a watched collection has a change after the device's cursor for it;
- * then it runs again and answers as usual. The interval running out, a newer Ping or hanging Sync of the
+ * then it runs again and answers as usual. The interval running out, a newer Ping or any newer Sync of the
  * device, and `waiters.close()` end it with the empty response: MS-ASCMD names no status for the last two,
  * and the empty response (nothing changed) is what a device handles anyway. A store error while waiting
  * propagates like any other Sync store error.
@@ -191,11 +197,11 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
   const timeBudgetMs = options.timeBudgetMs ?? 20_000;
   const now = options.now ?? Date.now;
   /**
-   * The hanging Syncs of this process by user and device. Any later Sync of the device marks the older one
-   * abandoned: the device moved on, so the older one must not sync again when it wakes (the two would race
-   * for the same keys); it answers the empty response instead.
+   * The hanging Syncs of this process by user and device. Any later Sync of the device ends the older one at
+   * once with the empty response: the device moved on, so the older one must not sync again (the two would
+   * race for the same keys), and a device should never have to wait out a request it has given up on.
    */
-  const hanging = new Map<string, { abandoned: boolean }>();
+  const hanging = new Map<string, HangingSync>();
 
   return async (context: EasCommandContext): Promise<EasCommandResult> => {
     const { identity, head } = context;
@@ -203,7 +209,10 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     const user = identity.userId;
     const deviceKey = `${user}\u0000${head.deviceId}`;
     const older = hanging.get(deviceKey);
-    if (older) older.abandoned = true;
+    if (older) {
+      older.abandoned = true;
+      older.stop.abort();
+    }
     let started = Date.now();
     const cacheKey: CollectionKey = { user, deviceId: head.deviceId, collectionId: CACHED_REQUEST };
 
@@ -262,8 +271,9 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     // (relative to the device's cursor of each), then sync again. The deadline covers every round.
     const deadline = Date.now() + hangMs;
     let watched = first.watched;
-    const mine = { abandoned: false };
+    const mine: HangingSync = { abandoned: false, stop: new AbortController() };
     hanging.set(deviceKey, mine);
+    const waitSignal = context.signal ? AbortSignal.any([context.signal, mine.stop.signal]) : mine.stop.signal;
     try {
       return await hang(waiters, hangMs);
     } finally {
@@ -281,7 +291,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           deviceId: head.deviceId,
           folderIds: [...keys.keys()],
           heartbeatMs: remaining,
-          ...(context.signal ? { signal: context.signal } : {}),
+          signal: waitSignal,
           hasChanges: async (hint) => {
             const checked = hint ?? [...keys.keys()];
             const flags = await Promise.all(checked.map((id) => collectionChanged(id, keys.get(id) ?? '')));
@@ -292,8 +302,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
             return checked.filter((_, index) => flags[index] === 'changed');
           },
         });
-        // Timeout, a newer Ping or Sync of the device, shutdown, or the device synced the collection elsewhere:
-        // the empty response, which tells the device nothing changed.
+        // Timeout, a newer Ping or Sync of the device, shutdown, a closed connection, or the device synced the
+        // collection elsewhere: the empty response, which tells the device nothing changed.
         if (outcome.kind !== 'changed' || movedOn || mine.abandoned) break;
         started = Date.now();
         const again = await runOnce();
