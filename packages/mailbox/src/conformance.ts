@@ -1268,3 +1268,11 @@ export function runMailboxConformance(options: MailboxConformanceOptions): void 
     }
   });
 }
+
+export {
+  type MailboxSearchCheck,
+  type MailboxSearchCheckContext,
+  type MailboxSearchConformanceOptions,
+  mailboxSearchChecks,
+  runMailboxSearchConformance,
+} from './search-conformance.js';

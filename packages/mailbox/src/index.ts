@@ -19,4 +19,18 @@ export * from './models/folder.js';
 export * from './models/item.js';
 export type * from './models/note.js';
 export type * from './models/task.js';
+export {
+  checkSearchQuery,
+  DEFAULT_SEARCH_LIMITS,
+  IndexedMailboxSearch,
+  type IndexedMailboxSearchOptions,
+  type MailboxSearch,
+  type MailboxSearchQuery,
+  type MailboxSearchResult,
+  type SearchCondition,
+  type SearchHit,
+  type SearchLimits,
+  SearchTooComplexError,
+  searchWords,
+} from './search.js';
 export type * from './store.js';
