@@ -7,6 +7,15 @@ export {
   ruleMatches,
 } from './access.js';
 export {
+  type AdministeredDevice,
+  createDeviceAdministration,
+  type DeviceActions,
+  type DeviceAdministration,
+  type DeviceAdministrationOptions,
+  type DeviceCondition,
+  deviceCondition,
+} from './administration.js';
+export {
   type AccessReason,
   type AccessState,
   type AuditDetail,
