@@ -12,3 +12,4 @@ export {
 } from './database.js';
 export { type MigrateResult, migrate } from './migrate.js';
 export { type Migration, migrations } from './migrations/index.js';
+export { PgSyncStateStore, type PgSyncStateStoreOptions } from './sync-state-store.js';

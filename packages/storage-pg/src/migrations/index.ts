@@ -1,3 +1,5 @@
+import { syncStateMigration } from './0002_sync_state.js';
+
 /**
  * The schema, as an ordered list of forward-only migrations. A migration is never edited once released: a
  * change is a new entry at the end. There is no `down`: to go back, restore a backup taken before upgrading
@@ -14,4 +16,4 @@ export interface Migration {
  * Every migration of the package, in order. Each part of the schema lives in its own file; add new
  * migrations at the end.
  */
-export const migrations: readonly Migration[] = [];
+export const migrations: readonly Migration[] = [syncStateMigration];
