@@ -1,5 +1,16 @@
 export { ChangeLog, type LogEntry } from './change-log.js';
 export {
+  type Directory,
+  type DirectoryEntry,
+  type DirectoryProfile,
+  type DirectorySearchOptions,
+  type DirectorySearchResult,
+  MemoryDirectoryProfiles,
+  UserDirectory,
+  type UserDirectoryOptions,
+  type UserListing,
+} from './directory.js';
+export {
   ConflictError,
   type ConflictReason,
   InvalidArgumentError,

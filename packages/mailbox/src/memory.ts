@@ -113,6 +113,11 @@ export class MemoryMailboxStore implements MailboxStore {
     return id === undefined ? undefined : clone(this.state(id).user);
   }
 
+  /** Every user, in creation order (not part of `MailboxStore`; `UserDirectory` lists the GAL from it). */
+  async listUsers(): Promise<User[]> {
+    return [...this.users.values()].map((s) => clone(s.user));
+  }
+
   async currentModseq(userId: UserId): Promise<Modseq> {
     return this.state(userId).modseq;
   }
