@@ -10,6 +10,7 @@ export {
   type QueryResult,
   type SqlExecutor,
 } from './database.js';
+export { PgDeviceStore, type PgDeviceStoreOptions } from './device-store.js';
 export { type MigrateResult, migrate } from './migrate.js';
 export { type Migration, migrations } from './migrations/index.js';
 export { PgSyncStateStore, type PgSyncStateStoreOptions } from './sync-state-store.js';

@@ -1,4 +1,5 @@
 import { syncStateMigration } from './0002_sync_state.js';
+import { devicesMigration } from './0003_devices.js';
 
 /**
  * The schema, as an ordered list of forward-only migrations. A migration is never edited once released: a
@@ -16,4 +17,4 @@ export interface Migration {
  * Every migration of the package, in order. Each part of the schema lives in its own file; add new
  * migrations at the end.
  */
-export const migrations: readonly Migration[] = [syncStateMigration];
+export const migrations: readonly Migration[] = [syncStateMigration, devicesMigration];
