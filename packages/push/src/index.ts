@@ -7,6 +7,7 @@ export {
 } from './publishing-mailbox.js';
 export type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
 export {
+  type DeviceClaims,
   WaiterRegistry,
   type WaiterRegistryOptions,
   type WaiterRegistryStats,

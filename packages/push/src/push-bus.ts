@@ -5,7 +5,9 @@ export interface PushEvent {
   readonly user: UserId;
   /**
    * The changed folders, as the publisher listed them (order and duplicates kept). An empty list means "something
-   * changed, folders not known": a waiter should then re-read every folder it watches.
+   * changed, folders not known": a waiter should then re-read every folder it watches. A bus that goes through
+   * a network also delivers such an empty event, published by nobody, to every subscription after it lost and
+   * regained its connection, because events of the gap may be gone.
    */
   readonly folderIds: readonly FolderId[];
 }

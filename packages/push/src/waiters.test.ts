@@ -362,3 +362,72 @@ describe('WaiterRegistry: cancelled waits', () => {
     await registry.close();
   });
 });
+
+describe('WaiterRegistry: cross-instance claims', () => {
+  /** Two registries as two server instances, with claims that reach each other through a shared list. */
+  function twoInstances(options: { failClaims?: boolean } = {}) {
+    const bus = new InProcessPushBus();
+    const holders = new Map<string, { instance: string; superseded: () => void }>();
+    const released: string[] = [];
+    const errors: unknown[] = [];
+    const claimsOf = (instance: string) => ({
+      async claim(user: UserId, deviceId: string, superseded: () => void) {
+        if (options.failClaims) throw new Error('claims unavailable (deliberately)');
+        const key = `${user}/${deviceId}`;
+        const older = holders.get(key);
+        const mine = { instance, superseded };
+        holders.set(key, mine);
+        if (older && older.instance !== instance) older.superseded();
+        return () => {
+          released.push(`${instance}:${key}`);
+          if (holders.get(key) === mine) holders.delete(key);
+        };
+      },
+    });
+    const timers = new ManualTimers();
+    const make = (instance: string) =>
+      new WaiterRegistry({ bus, timers, claims: claimsOf(instance), onError: (error) => errors.push(error) });
+    const request = (deviceId: string): WaitRequest => ({
+      user: 'alice',
+      deviceId,
+      folderIds: ['5'],
+      heartbeatMs: 60_000,
+      hasChanges: async () => [],
+    });
+    return { a: make('a'), b: make('b'), bus, timers, holders, released, errors, request };
+  }
+
+  it('a wait of the device on another instance ends the older one with superseded', async () => {
+    const { a, b, request, released } = twoInstances();
+    const first = a.wait(request('phone'));
+    const other = a.wait(request('tablet'));
+    await settle();
+    const second = b.wait(request('phone'));
+    assert.deepEqual(await first, { kind: 'superseded' });
+    assert.deepEqual(a.stats(), { users: 1, waiters: 1 });
+    assert.ok(released.includes('a:alice/phone'), 'the superseded wait withdrew its claim');
+    await b.close();
+    await a.close();
+    assert.deepEqual(await second, { kind: 'shutdown' });
+    assert.deepEqual(await other, { kind: 'shutdown' });
+  });
+
+  it('withdraws the claim when the wait ends any other way', async () => {
+    const { a, request, released, timers, holders } = twoInstances();
+    const waiting = a.wait(request('phone'));
+    await settle();
+    timers.fire(60_000);
+    assert.deepEqual(await waiting, { kind: 'timeout' });
+    assert.deepEqual(released, ['a:alice/phone']);
+    assert.equal(holders.size, 0);
+  });
+
+  it('reports a failing claim and keeps the wait', async () => {
+    const { a, request, errors, timers } = twoInstances({ failClaims: true });
+    const waiting = a.wait(request('phone'));
+    await settle();
+    assert.equal(errors.length, 1);
+    timers.fire(60_000);
+    assert.deepEqual(await waiting, { kind: 'timeout' });
+  });
+});

@@ -44,11 +44,28 @@ export interface WaiterTimers {
   clear(handle: unknown): void;
 }
 
+/**
+ * Superseding across server instances: announces that a device now waits on this instance, so that its older
+ * wait on another instance ends. Within one process the registry supersedes by itself and needs none;
+ * `RedisPushBus` from `@easkit/storage-redis` implements it for instances that share a Redis.
+ */
+export interface DeviceClaims {
+  /**
+   * Called when a wait starts. Calls `superseded` (at most once) when a newer wait of the same device starts on
+   * another instance. Resolves to a function that withdraws the claim, which the registry calls when the wait
+   * ends. A rejection is reported to the registry's `onError`; the wait goes on without cross-instance
+   * superseding.
+   */
+  claim(user: UserId, deviceId: string, superseded: () => void): Promise<() => void>;
+}
+
 export interface WaiterRegistryOptions {
   readonly bus: PushBus;
   readonly timers?: WaiterTimers;
-  /** Receives errors of unsubscribing from the bus (the registry itself carries on). Quiet by default. */
+  /** Receives errors of unsubscribing from the bus and of `claims` (the registry carries on). Quiet by default. */
   readonly onError?: (error: unknown) => void;
+  /** Ends a device's older wait on other server instances when a new one starts here. None by default. */
+  readonly claims?: DeviceClaims;
 }
 
 /** What the registry holds right now; for tests, health pages and leak checks. */
@@ -69,6 +86,8 @@ interface Waiter {
   /** Events came in during the running call: `undefined` = re-read all, an array = these folders. */
   queued: FolderId[] | undefined | null;
   onAbort: (() => void) | undefined;
+  /** Withdraws the wait's cross-instance claim (see `DeviceClaims`). */
+  release: (() => void) | undefined;
 }
 
 interface UserEntry {
@@ -92,12 +111,13 @@ const defaultTimers: WaiterTimers = {
  * touches the waits of its own user. A wait re-reads the stores right after its user's subscription is
  * active, so a change that landed before the request (or while subscribing) answers at once.
  *
- * Superseding is per process; across server instances it needs a shared bus message (not done here).
+ * Superseding is per process; across server instances it takes a `DeviceClaims` (option `claims`).
  */
 export class WaiterRegistry {
   readonly #bus: PushBus;
   readonly #timers: WaiterTimers;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #claims: DeviceClaims | undefined;
   readonly #users = new Map<UserId, UserEntry>();
   #closed = false;
 
@@ -105,6 +125,7 @@ export class WaiterRegistry {
     this.#bus = options.bus;
     this.#timers = options.timers ?? defaultTimers;
     this.#onError = options.onError;
+    this.#claims = options.claims;
   }
 
   /**
@@ -124,6 +145,7 @@ export class WaiterRegistry {
         checking: false,
         queued: null,
         onAbort: undefined,
+        release: undefined,
       };
       let entry = this.#users.get(request.user);
       if (entry) {
@@ -140,6 +162,7 @@ export class WaiterRegistry {
         waiter.onAbort = onAbort;
         request.signal.addEventListener('abort', onAbort, { once: true });
       }
+      if (this.#claims) this.#claim(this.#claims, waiter);
       entry.subscription.then(
         (unsubscribe) => {
           if (waiter.done) return;
@@ -168,6 +191,31 @@ export class WaiterRegistry {
     let waiters = 0;
     for (const entry of this.#users.values()) waiters += entry.waiters.size;
     return { users: this.#users.size, waiters };
+  }
+
+  #claim(claims: DeviceClaims, waiter: Waiter): void {
+    const { user, deviceId } = waiter.request;
+    let claiming: Promise<() => void>;
+    try {
+      claiming = claims.claim(user, deviceId, () => this.#finish(waiter, { kind: 'superseded' }));
+    } catch (error) {
+      claiming = Promise.reject(error);
+    }
+    claiming.then(
+      (release) => {
+        if (waiter.done) this.#release(release);
+        else waiter.release = release;
+      },
+      (error: unknown) => this.#onError?.(error),
+    );
+  }
+
+  #release(release: () => void): void {
+    try {
+      release();
+    } catch (error) {
+      this.#onError?.(error);
+    }
   }
 
   #subscribe(user: UserId): UserEntry {
@@ -252,6 +300,11 @@ export class WaiterRegistry {
     waiter.queued = null;
     this.#timers.clear(waiter.timer);
     if (waiter.onAbort) waiter.request.signal?.removeEventListener('abort', waiter.onAbort);
+    if (waiter.release) {
+      const release = waiter.release;
+      waiter.release = undefined;
+      this.#release(release);
+    }
     const { user, deviceId } = waiter.request;
     const entry = this.#users.get(user);
     if (!entry || entry.waiters.get(deviceId) !== waiter) return;
