@@ -1,6 +1,8 @@
+import { IndexedMailboxSearch, UserDirectory, type UserListing } from '@easkit/mailbox';
 import type { EasCommandName } from '../http/commands.js';
 import type { EasCommandHandler } from '../http/handler.js';
 import { getItemEstimateCommand, moveItemsCommand } from './estimate-move.js';
+import { type FindCommandOptions, findCommand } from './find.js';
 import {
   folderCreateCommand,
   folderDeleteCommand,
@@ -10,10 +12,13 @@ import {
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
 import { type PingCommandOptions, pingCommand } from './ping.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
+import { type ResolveRecipientsOptions, resolveRecipientsCommand } from './resolve-recipients.js';
+import { type SearchCommandOptions, searchCommand } from './search.js';
 import { composeMailCommands, type SendMailOptions } from './send-mail.js';
 import type { EasServices } from './services.js';
 import { type SettingsCommandOptions, settingsCommand } from './settings.js';
 import { type SyncCommandOptions, syncCommand } from './sync.js';
+import { type ValidateCertOptions, validateCertCommand } from './validate-cert.js';
 
 export interface EasCommandsOptions {
   readonly sync?: SyncCommandOptions;
@@ -22,6 +27,10 @@ export interface EasCommandsOptions {
   readonly provision?: ProvisionCommandOptions;
   readonly settings?: SettingsCommandOptions;
   readonly sendMail?: SendMailOptions;
+  readonly search?: SearchCommandOptions;
+  readonly resolveRecipients?: ResolveRecipientsOptions;
+  readonly find?: FindCommandOptions;
+  readonly validateCert?: ValidateCertOptions;
 }
 
 /** The command handlers implemented so far, bound to the given stores; pass them to `createEasHandler`. */
@@ -29,6 +38,12 @@ export function createEasCommands(
   services: EasServices,
   options: EasCommandsOptions = {},
 ): Partial<Record<EasCommandName, EasCommandHandler>> {
+  const lookups = {
+    mailbox: services.mailbox,
+    ...(services.classes ? { classes: services.classes } : {}),
+    search: services.search ?? new IndexedMailboxSearch(services.mailbox),
+    ...directoryOf(services),
+  };
   return {
     Sync: syncCommand(services, options.sync),
     FolderSync: folderSyncCommand(services),
@@ -39,6 +54,12 @@ export function createEasCommands(
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
     Settings: settingsCommand(services, options.settings),
+    Search: searchCommand(lookups, options.search),
+    ResolveRecipients: resolveRecipientsCommand(lookups, options.resolveRecipients),
+    Find: findCommand(lookups, options.find),
+    ...(services.trustStore
+      ? { ValidateCert: validateCertCommand(services.trustStore, options.validateCert) }
+      : {}),
     ...(services.submitter
       ? composeMailCommands({ mailbox: services.mailbox, submitter: services.submitter }, options.sendMail)
       : {}),
@@ -49,4 +70,14 @@ export function createEasCommands(
       ? { Ping: pingCommand({ ...services, waiters: services.waiters }, options.ping) }
       : {}),
   };
+}
+
+/** The given directory, or one of the mailbox's users when the store can list them. */
+function directoryOf(services: EasServices): {
+  directory?: UserDirectory | NonNullable<EasServices['directory']>;
+} {
+  if (services.directory) return { directory: services.directory };
+  const mailbox = services.mailbox as Partial<UserListing>;
+  if (typeof mailbox.listUsers !== 'function') return {};
+  return { directory: new UserDirectory({ users: mailbox as UserListing }) };
 }

@@ -1,8 +1,16 @@
-import { type Folder, folderClass, type ItemClass, type MailboxStore } from '@easkit/mailbox';
+import {
+  type Directory,
+  type Folder,
+  folderClass,
+  type ItemClass,
+  type MailboxSearch,
+  type MailboxStore,
+} from '@easkit/mailbox';
 import type { DeviceStore } from '@easkit/policy';
 import type { WaiterRegistry } from '@easkit/push';
 import type { SyncStateStore } from '@easkit/sync-state';
 import type { MailSubmitter } from './mail-submitter.js';
+import type { TrustStore } from './validate-cert.js';
 
 /** The stores the command handlers work against; each is a contract with swappable implementations. */
 export interface EasServices {
@@ -24,10 +32,22 @@ export interface EasServices {
   readonly devices?: DeviceStore;
   /** Where outgoing mail goes; without it SendMail, SmartReply and SmartForward are not offered. */
   readonly submitter?: MailSubmitter;
+  /**
+   * Mailbox search for Search (Store Mailbox), Find and the contacts side of ResolveRecipients. Default: an
+   * `IndexedMailboxSearch` over `mailbox` (an in-memory index kept current from the change log).
+   */
+  readonly search?: MailboxSearch;
+  /**
+   * The GAL for Search (Store GAL), Find and ResolveRecipients. Default: a `UserDirectory` of the mailbox's users
+   * when the store can list them (`listUsers`, as `MemoryMailboxStore` can); otherwise GAL lookups find nobody.
+   */
+  readonly directory?: Directory;
+  /** Trust anchors and revocation lists for ValidateCert; without it ValidateCert is not offered. */
+  readonly trustStore?: TrustStore;
 }
 
 /** Whether devices may see this folder: mail-type folders always, others when the store supports the class. */
-export function folderVisible(services: EasServices, folder: Pick<Folder, 'type'>): boolean {
+export function folderVisible(services: Pick<EasServices, 'classes'>, folder: Pick<Folder, 'type'>): boolean {
   if (!services.classes) return true;
   const itemClass = folderClass(folder.type);
   return itemClass === undefined || services.classes.includes(itemClass);
