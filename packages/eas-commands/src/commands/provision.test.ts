@@ -4,6 +4,7 @@ import { MemoryDeviceStore, policySettings } from '@easkit/policy';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateTestUsers, expectLibwbxmlReadsAll, USERS } from '../../test/harness.js';
+import { expectWellFormedXml } from '../../test/provisioning.js';
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
@@ -87,35 +88,6 @@ function policyOf(reply: Reply): WbxmlElement {
   const policy = reply.body?.child('Policies')?.child('Policy');
   expect(policy).toBeDefined();
   return policy!;
-}
-
-/**
- * A small well-formedness check (no DTD, no comments): one root, tags nest and close, attributes quoted, no
- * stray `<` or bare `&` in text.
- */
-function expectWellFormedXml(xml: string): void {
-  const token = /<(\/?)([A-Za-z_][\w.-]*)((?:\s+[A-Za-z_][\w:.-]*="[^"<]*")*)\s*(\/?)>|([^<]+)/gy;
-  const open: string[] = [];
-  let roots = 0;
-  let position = 0;
-  for (let match = token.exec(xml); match; match = token.exec(xml)) {
-    position = token.lastIndex;
-    const [, closing, name, , selfClosing, text] = match;
-    if (text !== undefined) {
-      expect(open.length, 'text outside the root').toBeGreaterThan(0);
-      expect(text).not.toMatch(/&(?!(amp|lt|gt|quot|apos);)/);
-      continue;
-    }
-    if (closing) {
-      expect(open.pop()).toBe(name);
-    } else {
-      if (open.length === 0) roots++;
-      if (!selfClosing) open.push(name!);
-    }
-  }
-  expect(position, `unreadable XML at ${position}: ${xml.slice(position, position + 40)}`).toBe(xml.length);
-  expect(open).toEqual([]);
-  expect(roots).toBe(1);
 }
 
 let server: ProvisionServer;

@@ -5,11 +5,13 @@ import {
   type DeviceStore,
   defaultPolicy,
   generatePolicyKey,
+  type PolicyDocument,
   type PolicySettings,
 } from '@easkit/policy';
 import { eas, type WbxmlElement } from '@easkit/wbxml';
 import { EasHttpError } from '../http/errors.js';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
+import { currentPolicyVersion } from '../http/policy-gate.js';
 import { atLeast } from '../http/protocol-version.js';
 import { policyTypeFor, renderPolicyData } from './provision-document.js';
 
@@ -49,10 +51,12 @@ export const WipeAcknowledgement = { Succeeded: 1, Failed: 2 } as const;
 export interface ProvisionCommandOptions {
   /**
    * Whether an acknowledgement status (1 applied, 2 partial, 3 not applied, 4 provisioned by a third party)
-   * earns the final policy key. Default: 1 and 2. A refused device gets Provision Status 139 (14.0+) or
-   * HTTP 403 (older versions, which have no such status) and keeps no key.
+   * earns the final policy key. Default: 1 and 2, and any status when the user's policy has
+   * `allowNonProvisionableDevices`. A refused device gets Provision Status 139 (14.0+) or HTTP 403 (older
+   * versions, which have no such status) and keeps no key. `policy` is the user's policy (`null`: the built-in
+   * default).
    */
-  readonly acceptAcknowledgement?: (status: number, device: Device) => boolean;
+  readonly acceptAcknowledgement?: (status: number, device: Device, policy: PolicyDocument | null) => boolean;
   /** The clock, for the wipe acknowledgement time. Default `new Date()`. */
   readonly now?: () => Date;
 }
@@ -117,8 +121,10 @@ export function provisionCommand(
 ): EasCommandHandler {
   const accept =
     options.acceptAcknowledgement ??
-    ((status: number) =>
-      status === PolicyAcknowledgement.Applied || status === PolicyAcknowledgement.Partial);
+    ((status: number, _device: Device, policy: PolicyDocument | null) =>
+      status === PolicyAcknowledgement.Applied ||
+      status === PolicyAcknowledgement.Partial ||
+      policy?.allowNonProvisionableDevices === true);
   const now = options.now ?? (() => new Date());
 
   return async (context: EasCommandContext): Promise<Result> => {
@@ -148,7 +154,7 @@ export function provisionCommand(
     if (directive) {
       if (device.wipe.state === 'requested') {
         await services.devices.updateDevice(identity.userId, head.deviceId, {
-          wipe: { ...device.wipe, state: 'pending' },
+          wipe: { ...device.wipe, state: 'pending', deliveredAt: now() },
         });
       }
       return answer(ProvisionStatus.Success, informationStatus, directive);
@@ -223,8 +229,11 @@ export function provisionCommand(
     const document = await services.devices.resolvePolicy(device.user);
     const settings: PolicySettings = (document ?? defaultPolicy).settings as PolicySettings;
     const temporary = generatePolicyKey(device.policyKey);
+    // The version sent is the one the final key will stand for, even if the policy changes before the
+    // acknowledgement (the device then provisions once more).
     await services.devices.updateDevice(device.user, device.deviceId, {
       pendingPolicyKey: temporary,
+      pendingPolicyVersion: currentPolicyVersion(document),
       policyState: 'pending',
     });
     return policyAnswer(
@@ -260,8 +269,12 @@ export function provisionCommand(
       status = undefined;
     }
     if (status === undefined) return answer(ProvisionStatus.ProtocolError, informationStatus);
-    if (!accept(status, device)) {
-      await services.devices.updateDevice(device.user, device.deviceId, { pendingPolicyKey: null });
+    const document = await services.devices.resolvePolicy(device.user);
+    if (!accept(status, device, document)) {
+      await services.devices.updateDevice(device.user, device.deviceId, {
+        pendingPolicyKey: null,
+        pendingPolicyVersion: null,
+      });
       if (!atLeast(versionOf(device), '14.0')) {
         throw new EasHttpError(403, `device did not apply the policy (status ${status})`);
       }
@@ -272,7 +285,13 @@ export function provisionCommand(
       await services.devices.updateDevice(
         device.user,
         device.deviceId,
-        { policyKey: final, policyState: 'provisioned', pendingPolicyKey: null },
+        {
+          policyKey: final,
+          policyState: 'provisioned',
+          pendingPolicyKey: null,
+          policyVersion: device.pendingPolicyVersion ?? currentPolicyVersion(document),
+          pendingPolicyVersion: null,
+        },
         { pendingPolicyKey: temporary },
       );
     } catch (error) {

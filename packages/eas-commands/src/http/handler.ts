@@ -4,7 +4,8 @@ import { decodeRequestBody, InvalidWbxmlBodyError, WBXML_CONTENT_TYPE } from './
 import type { EasCommandName } from './commands.js';
 import { EasHttpError } from './errors.js';
 import { type MailboxIdentity, queryUserMatches } from './identity.js';
-import type { ProtocolVersion } from './protocol-version.js';
+import { createPolicyGate, GATE_ANSWERS, type PolicyGateOptions, refusalBody } from './policy-gate.js';
+import { atLeast, type ProtocolVersion } from './protocol-version.js';
 import {
   type EasHttpRequest,
   type EasHttpResponse,
@@ -71,6 +72,11 @@ export interface EasHandlerOptions {
   readonly realm?: string;
   /** Limits for decoding request bodies; the @easkit/wbxml defaults otherwise. */
   readonly wbxmlLimits?: Partial<WbxmlLimits>;
+  /**
+   * Provisioning enforcement: with a `DeviceStore`, every request passes the policy gate (`policy-gate.ts`)
+   * before its body is decoded. Without it, no device is checked.
+   */
+  readonly policy?: PolicyGateOptions;
   readonly onRequest?: (log: EasRequestLog) => void;
 }
 
@@ -89,6 +95,7 @@ export function createEasHandler(
   };
   const challenge = { 'WWW-Authenticate': `Basic realm="${options.realm ?? 'easkit'}"` };
   const common = { 'MS-Server-ActiveSync': offer.serverVersion, 'Cache-Control': 'private' };
+  const gate = options.policy ? createPolicyGate(options.policy) : undefined;
 
   return async (request) => {
     const started = performance.now();
@@ -145,6 +152,23 @@ export function createEasHandler(
       if (!queryUserMatches(identity, head.queryUser)) {
         throw new EasHttpError(403, `user ${head.queryUser} is not the authenticated account`);
       }
+      if (gate) {
+        const outcome = await gate.check(identity, head);
+        if (!outcome.pass) {
+          const answer = GATE_ANSWERS[outcome.refusal];
+          reason = `policy gate: ${outcome.refusal}`;
+          // 14.0+ get the status in the command's own response; older versions (and GetAttachment) get HTTP.
+          const refusal = atLeast(head.protocolVersion, '14.0')
+            ? refusalBody(head.command, answer.status)
+            : undefined;
+          if (!refusal) throw new EasHttpError(answer.legacyHttpStatus, reason);
+          return {
+            status: 200,
+            headers: { ...common, 'Content-Type': WBXML_CONTENT_TYPE },
+            body: encode(refusal),
+          };
+        }
+      }
       const isWbxml = head.contentType === undefined || head.contentType.toLowerCase().includes('wbxml');
       const body = isWbxml ? decodeRequestBody(request.body, options.wbxmlLimits) : undefined;
       const handler = options.commands[head.command]!;
@@ -155,6 +179,17 @@ export function createEasHandler(
         rawBody: request.body,
         ...(request.signal ? { signal: request.signal } : {}),
       });
+      const answered = toResponse(result);
+      if (gate) {
+        await gate.record(head, identity, {
+          bytesIn: request.body.length,
+          bytesOut: answered.body?.length ?? 0,
+        });
+      }
+      return answered;
+    }
+
+    function toResponse(result: EasCommandResult): EasHttpResponse {
       switch (result.kind) {
         case 'wbxml':
           return {

@@ -1,0 +1,228 @@
+import {
+  type Device,
+  type DeviceAccess,
+  type DeviceStore,
+  defaultPolicy,
+  evaluateAccess,
+  type PolicyVersion,
+} from '@easkit/policy';
+import { element, type WbxmlElement } from '@easkit/wbxml';
+import type { EasCommandName } from './commands.js';
+import type { MailboxIdentity } from './identity.js';
+import { atLeast } from './protocol-version.js';
+import type { EasRequestHead } from './request.js';
+
+/** Why the gate turned a request away. */
+export type GateRefusal =
+  | 'wipe'
+  | 'not-provisioned'
+  | 'policy-refresh'
+  | 'invalid-policy-key'
+  | 'blocked'
+  | 'quarantined'
+  | 'user-disabled'
+  | 'eas-disabled';
+
+/**
+ * The answer for each refusal: the common status a 14.0+ device gets inside the command's own response
+ * (MS-ASCMD 2.2.2), and the HTTP status older versions get instead (they have no such statuses).
+ *
+ * - 140 RemoteWipeRequested / 449: the device must Provision, where it finds the wipe directive.
+ * - 142 DeviceNotProvisioned / 449: no policy key at all.
+ * - 143 PolicyRefresh / 449: the key is the one issued, but for an older version of the policy (or another policy).
+ * - 144 InvalidPolicyKey / 449: a key this server did not issue to this device (or no longer knows).
+ * - 129 DeviceIsBlockedForThisUser / 403, 130 AccessDenied / 403 for a quarantined device (no status names
+ *   quarantine; 130 says "not allowed now", and approval lifts it).
+ * - 126 UserDisabledForSync / 403, 127 (EAS sync disabled server-wide) / 403.
+ *
+ * 2.5-12.1 get 449 also without a key, rather than the 403 Exchange sends there: 449 makes every client run
+ * Provision, while a 403 sends some into Autodiscover (MS-ASHTTP 3.1.5.2.1).
+ */
+export const GATE_ANSWERS: Readonly<Record<GateRefusal, { status: number; legacyHttpStatus: 403 | 449 }>> = {
+  wipe: { status: 140, legacyHttpStatus: 449 },
+  'not-provisioned': { status: 142, legacyHttpStatus: 449 },
+  'policy-refresh': { status: 143, legacyHttpStatus: 449 },
+  'invalid-policy-key': { status: 144, legacyHttpStatus: 449 },
+  blocked: { status: 129, legacyHttpStatus: 403 },
+  quarantined: { status: 130, legacyHttpStatus: 403 },
+  'user-disabled': { status: 126, legacyHttpStatus: 403 },
+  'eas-disabled': { status: 127, legacyHttpStatus: 403 },
+};
+
+type StatusHome = readonly [namespace: Parameters<typeof element>[0], tag: string];
+
+/**
+ * Where each command's response carries its top-level Status (MS-ASCMD 2.2.3.177.x): `<FolderSync><Status>`,
+ * `<Sync><Status>`, `<Ping><Status>`, ... `null` for GetAttachment, whose response is the attachment itself
+ * with no WBXML body: it gets the HTTP status in every version.
+ */
+export const COMMAND_STATUS_HOME: Readonly<Record<EasCommandName, StatusHome | null>> = {
+  Sync: ['AirSync', 'Sync'],
+  SendMail: ['ComposeMail', 'SendMail'],
+  SmartForward: ['ComposeMail', 'SmartForward'],
+  SmartReply: ['ComposeMail', 'SmartReply'],
+  GetAttachment: null,
+  FolderSync: ['FolderHierarchy', 'FolderSync'],
+  FolderCreate: ['FolderHierarchy', 'FolderCreate'],
+  FolderDelete: ['FolderHierarchy', 'FolderDelete'],
+  FolderUpdate: ['FolderHierarchy', 'FolderUpdate'],
+  MoveItems: ['Move', 'MoveItems'],
+  GetItemEstimate: ['GetItemEstimate', 'GetItemEstimate'],
+  MeetingResponse: ['MeetingResponse', 'MeetingResponse'],
+  Search: ['Search', 'Search'],
+  Settings: ['Settings', 'Settings'],
+  Ping: ['Ping', 'Ping'],
+  ItemOperations: ['ItemOperations', 'ItemOperations'],
+  Provision: ['Provision', 'Provision'],
+  ResolveRecipients: ['ResolveRecipients', 'ResolveRecipients'],
+  ValidateCert: ['ValidateCert', 'ValidateCert'],
+  Find: ['Find', 'Find'],
+};
+
+/** The 14.0+ body for a refusal: `<Command><Status>n</Status></Command>` in the command's namespace. */
+export function refusalBody(command: EasCommandName, status: number): WbxmlElement | undefined {
+  const home = COMMAND_STATUS_HOME[command];
+  if (!home) return undefined;
+  const [namespace, tag] = home;
+  return element(namespace, tag as never, element(namespace, 'Status' as never, String(status)));
+}
+
+export interface PolicyGateOptions {
+  readonly devices: DeviceStore;
+  /**
+   * Commands that skip the policy-key check (a wipe, a block, a quarantine and the EAS switches still apply).
+   * Default `['Ping']`: a waiting Ping never bounces for a key; the device learns at its next Sync or FolderSync.
+   * Provision is always exempt from the key check.
+   */
+  readonly keyExempt?: readonly EasCommandName[];
+  /**
+   * When neither the user nor the organisation has a policy: `provision` (default) makes devices provision the
+   * built-in default policy; `skip` lets them sync without a key.
+   */
+  readonly withoutPolicy?: 'provision' | 'skip';
+  /** Record each request in the device's statistics (`recordSync`) after it was answered. Default true. */
+  readonly recordActivity?: boolean;
+  /** The clock for sightings and statistics. Default `new Date()`. */
+  readonly now?: () => Date;
+}
+
+export type GateOutcome =
+  | { readonly pass: true; readonly device: Device }
+  | { readonly pass: false; readonly refusal: GateRefusal; readonly device: Device };
+
+export interface PolicyGate {
+  /** Records the sighting and decides whether the request may reach its command. */
+  check(identity: MailboxIdentity, head: EasRequestHead): Promise<GateOutcome>;
+  /** Adds an answered request to the device's statistics (if enabled); never throws. */
+  record(
+    head: EasRequestHead,
+    identity: MailboxIdentity,
+    activity: { bytesIn: number; bytesOut: number },
+  ): Promise<void>;
+}
+
+/** The stamp of the policy a user's devices must hold now: their policy, else the built-in default. */
+export function currentPolicyVersion(policy: { id: string; version: number } | null): PolicyVersion {
+  return policy
+    ? { policyId: policy.id, version: policy.version }
+    : { policyId: null, version: defaultPolicy.version };
+}
+
+export function samePolicyVersion(a: PolicyVersion | undefined, b: PolicyVersion): boolean {
+  return a !== undefined && a.policyId === b.policyId && a.version === b.version;
+}
+
+/**
+ * The policy gate (MS-ASPROV 3.2.5, MS-ASCMD 2.2.2), run by `createEasHandler` before the body is decoded. In
+ * order: the sighting is stored (`upsertDevice`) and access rules applied; an outstanding wipe sends the device
+ * to Provision (even a disabled or blocked one, so the wipe still reaches it); the EAS switches; a blocked or
+ * quarantined device; then, for every command but Provision and the key-exempt ones, the policy key and the
+ * version of the policy it was issued for.
+ */
+export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
+  const { devices } = options;
+  const now = options.now ?? (() => new Date());
+  const keyExempt = new Set<EasCommandName>(options.keyExempt ?? ['Ping']);
+  const withoutPolicy = options.withoutPolicy ?? 'provision';
+  const recordActivity = options.recordActivity ?? true;
+
+  return {
+    async check(identity, head) {
+      const user = identity.userId;
+      const [organization, userEnabled, rules] = await Promise.all([
+        devices.getOrganizationSettings(),
+        devices.getUserEasEnabled(user),
+        devices.listRules(),
+      ]);
+      const sighting = {
+        user,
+        deviceId: head.deviceId,
+        deviceType: head.deviceType,
+        protocolVersion: head.protocolVersion,
+        ...(head.userAgent ? { userAgent: head.userAgent } : {}),
+      };
+      const initialAccess = evaluateAccess(
+        { ...sighting, access: { state: organization.defaultAccess, reason: 'global-default' } },
+        rules,
+        organization.defaultAccess,
+      );
+      let { device } = await devices.upsertDevice({ ...sighting, initialAccess }, now());
+
+      // Rules may have changed since the device was last seen. An individual decision, a refusal by the
+      // Provision flow and a wipe stand; a device that no rule matches keeps the default it got when it was new.
+      if (device.access.reason === 'rule' || device.access.reason === 'global-default') {
+        const fallback =
+          device.access.reason === 'global-default' ? device.access.state : organization.defaultAccess;
+        const access = evaluateAccess(device, rules, fallback);
+        if (!sameAccess(access, device.access)) {
+          device = await devices.updateDevice(user, head.deviceId, { access });
+        }
+      }
+
+      const refuse = (refusal: GateRefusal): GateOutcome => ({ pass: false, refusal, device });
+      const command = head.command;
+
+      if (device.wipe.state !== 'none') {
+        // An account-only wipe can only be carried out by a 16.1 device (MS-ASPROV 2.2.2.1); an older one is
+        // kept away from the account's data instead.
+        if (device.wipe.kind === 'account-only' && !atLeast(head.protocolVersion, '16.1')) {
+          return refuse('blocked');
+        }
+        return command === 'Provision' ? { pass: true, device } : refuse('wipe');
+      }
+      if (!organization.easEnabled) return refuse('eas-disabled');
+      if (userEnabled === false) return refuse('user-disabled');
+      if (device.access.state === 'blocked') return refuse('blocked');
+      if (device.access.state === 'quarantined') return refuse('quarantined');
+      if (command === 'Provision' || keyExempt.has(command)) return { pass: true, device };
+
+      const policy = await devices.resolvePolicy(user);
+      if (!policy && withoutPolicy === 'skip') return { pass: true, device };
+      const key = head.policyKey;
+      if (key === undefined) {
+        return policy?.allowNonProvisionableDevices ? { pass: true, device } : refuse('not-provisioned');
+      }
+      if (key !== device.policyKey) return refuse('invalid-policy-key');
+      if (!samePolicyVersion(device.policyVersion, currentPolicyVersion(policy)))
+        return refuse('policy-refresh');
+      return { pass: true, device };
+    },
+
+    async record(head, identity, activity) {
+      if (!recordActivity) return;
+      try {
+        await devices.recordSync(identity.userId, head.deviceId, {
+          command: head.command,
+          at: now(),
+          ...activity,
+        });
+      } catch {
+        // Statistics are best effort: the device may have been removed while its request ran.
+      }
+    },
+  };
+}
+
+function sameAccess(a: DeviceAccess, b: DeviceAccess): boolean {
+  return a.state === b.state && a.reason === b.reason && a.ruleId === b.ruleId;
+}
