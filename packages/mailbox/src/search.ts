@@ -147,7 +147,7 @@ export function checkSearchQuery(
     else if ('or' in condition) for (const child of condition.or) visit(child, depth + 1);
     else if ('freeText' in condition) {
       if (typeof condition.freeText !== 'string') throw new SearchArgumentError('freeText must be a string');
-      if (searchWords(condition.freeText, limits.maxWords + 1).length > limits.maxWords) {
+      if (new Set(searchWords(condition.freeText)).size > limits.maxWords) {
         throw new SearchTooComplexError(`more than ${limits.maxWords} words`);
       }
     } else if ('date' in condition) {

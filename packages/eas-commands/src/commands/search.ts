@@ -412,8 +412,10 @@ function readCondition(
         break;
       }
       case 'Search:FreeText': {
-        if (++freeTexts > 1)
+        // One FreeText per And (MS-ASCMD 2.2.3.80.2); an Or may offer several alternatives.
+        if (isAnd && ++freeTexts > 1) {
           throw new SearchRequestError(SearchStatus.ProtocolError, 'more than one FreeText');
+        }
         parts.push({ freeText: child.text ?? '' });
         break;
       }
