@@ -10,6 +10,19 @@ export interface DraftFields {
   readonly subject?: string;
   readonly importance?: Importance;
   readonly body?: StoredBody;
+  /** Attachments (16.x `airsyncbase:Attachments`), in the order they are to appear. */
+  readonly attachments?: readonly DraftAttachment[];
+}
+
+/** One attachment of a draft, with its bytes. */
+export interface DraftAttachment {
+  readonly displayName: string;
+  readonly content: Uint8Array;
+  readonly contentType?: string;
+  /** Content-ID without angle brackets, for `cid:` references from the HTML body. */
+  readonly contentId?: string;
+  readonly contentLocation?: string;
+  readonly isInline?: boolean;
 }
 
 const IMPORTANCE_HEADER: Record<Importance, string> = { 0: 'low', 1: 'normal', 2: 'high' };
@@ -36,6 +49,7 @@ export async function composeDraft(fields: DraftFields, now = new Date()): Promi
     ...(fields.importance !== undefined && fields.importance !== 1
       ? { priority: IMPORTANCE_HEADER[fields.importance] as 'low' | 'high' }
       : {}),
+    ...(fields.attachments?.length ? { attachments: fields.attachments.map(composerAttachment) } : {}),
   });
   const node = composer.compile();
   node.keepBcc = true;
@@ -59,4 +73,19 @@ export async function composeDraft(fields: DraftFields, now = new Date()): Promi
   if (fields.cc?.length) data.cc = [...fields.cc];
   if (fields.bcc?.length) data.bcc = [...fields.bcc];
   return data;
+}
+
+function composerAttachment(attachment: DraftAttachment) {
+  return {
+    filename: attachment.displayName,
+    content: Buffer.from(
+      attachment.content.buffer,
+      attachment.content.byteOffset,
+      attachment.content.byteLength,
+    ),
+    contentType: attachment.contentType ?? 'application/octet-stream',
+    contentDisposition: attachment.isInline ? ('inline' as const) : ('attachment' as const),
+    ...(attachment.contentId ? { cid: attachment.contentId } : {}),
+    ...(attachment.contentLocation ? { headers: { 'Content-Location': attachment.contentLocation } } : {}),
+  };
 }

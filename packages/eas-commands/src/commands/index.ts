@@ -9,6 +9,7 @@ import {
   folderSyncCommand,
   folderUpdateCommand,
 } from './folders.js';
+import { getAttachmentCommand } from './get-attachment.js';
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
 import { type PingCommandOptions, pingCommand } from './ping.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
@@ -53,6 +54,7 @@ export function createEasCommands(
     GetItemEstimate: getItemEstimateCommand(services),
     MoveItems: moveItemsCommand(services),
     ItemOperations: itemOperationsCommand(services, options.itemOperations),
+    GetAttachment: getAttachmentCommand(services),
     Settings: settingsCommand(services, options.settings),
     Search: searchCommand(lookups, options.search),
     ResolveRecipients: resolveRecipientsCommand(lookups, options.resolveRecipients),

@@ -1,4 +1,5 @@
 import {
+  type AttachmentContent,
   type Folder,
   FolderType,
   folderClass,
@@ -13,6 +14,7 @@ import { CONVERTERS } from '../convert/index.js';
 import type { ConvertContext, ItemConverter } from '../convert/types.js';
 import type { EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast, type ProtocolVersion } from '../http/protocol-version.js';
+import { readAttachmentContent } from './attachments.js';
 import type { EasServices } from './services.js';
 import { contentOptions, InvalidOptionsError, readSyncOptions, type SyncOptions } from './sync-options.js';
 
@@ -199,9 +201,9 @@ export function itemOperationsCommand(
       range: string | undefined,
       answer: (status: number, itemClass?: string, properties?: readonly WbxmlElement[]) => WbxmlElement,
     ): Promise<WbxmlElement> {
-      let content: Awaited<ReturnType<EasServices['mailbox']['readAttachment']>>;
+      let content: AttachmentContent;
       try {
-        content = await services.mailbox.readAttachment(user, fileReference);
+        content = await readAttachmentContent(services.mailbox, user, fileReference);
       } catch (error) {
         if (error instanceof NotFoundError) return answer(ItemOperationsStatus.InvalidAttachment);
         throw error;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type AttachmentInfo,
   type EmailData,
   type Folder,
   type FolderId,
@@ -37,6 +38,15 @@ import {
 } from '../convert/types.js';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast, type ProtocolVersion } from '../http/protocol-version.js';
+import {
+  type AddedAttachment,
+  type AttachmentChanges,
+  addedAttachmentsElement,
+  changeCalendarAttachments,
+  draftAttachmentsAfter,
+  matchAddedAttachments,
+  readAttachmentChanges,
+} from './attachments.js';
 import { composeDraft, type DraftFields } from './drafts.js';
 import { ownChangesOf } from './estimate-move.js';
 import { type EasServices, folderVisible } from './services.js';
@@ -111,8 +121,9 @@ interface CollectionRequest {
 
 /** What a response reported about the client's commands; kept to answer a repeated request identically. */
 type ClientResponse =
-  | { kind: 'Add'; clientId: string; serverId?: string; status: number }
-  | { kind: 'Change' | 'Delete' | 'Fetch'; serverId: string; status: number };
+  | { kind: 'Add'; clientId: string; serverId?: string; status: number; attachments?: AddedAttachment[] }
+  | { kind: 'Change'; serverId: string; status: number; attachments?: AddedAttachment[] }
+  | { kind: 'Delete' | 'Fetch'; serverId: string; status: number };
 
 /** What one collection of a run answered. */
 interface CollectionOutcome {
@@ -609,9 +620,10 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
               responses.push(await clientAdd(command, alreadyAdded));
               break;
             case 'Change': {
-              // A Change is answered only when it failed (MS-ASCMD 2.2.3.24).
+              // A Change is answered only when it failed or added attachments (MS-ASCMD 2.2.3.24, 2.2.3.154).
               const response = await clientChange(command);
-              if (response.status !== SyncStatus.Success) responses.push(response);
+              if (response.status !== SyncStatus.Success || response.attachments?.length)
+                responses.push(response);
               break;
             }
             case 'Delete': {
@@ -648,16 +660,33 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         }
         try {
           const parsed = converter.fromApplicationData(applicationData, version);
+          const attachmentChanges = atLeast(version, '16.0')
+            ? readAttachmentChanges(applicationData)
+            : undefined;
           if (isDraftAdd) {
             const draft = parsed as ParsedApplicationData<'Email'>;
             const data = await composeDraft({
               from: { address: identity.addresses[0] ?? user },
               ...draftFields(draft),
+              ...(attachmentChanges?.adds.length ? { attachments: attachmentChanges.adds } : {}),
             });
             const created = await services.mailbox.createItem(user, folder.id, { class: 'Email', data });
             ownModseqs.add(created.modseq);
             clientAdds[clientId] = created.id;
-            return { kind: 'Add', clientId, serverId: created.id, status: SyncStatus.Success };
+            const attachments = attachmentChanges
+              ? matchAddedAttachments(
+                  created.class === 'Email' ? created.data.attachments : [],
+                  [],
+                  attachmentChanges.adds,
+                )
+              : [];
+            return {
+              kind: 'Add',
+              clientId,
+              serverId: created.id,
+              status: SyncStatus.Success,
+              ...(attachments.length ? { attachments } : {}),
+            };
           }
           const created = await services.mailbox.createItem(user, folder.id, {
             class: itemClass,
@@ -665,6 +694,23 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           } as never);
           ownModseqs.add(created.modseq);
           clientAdds[clientId] = created.id;
+          if (created.class === 'Calendar' && attachmentChanges?.adds.length) {
+            // 16.x calendar attachments (MS-ASAIRS 2.2.2.2): their references name the item, so they are added
+            // once it has an id.
+            const next = changeCalendarAttachments(created.id, undefined, attachmentChanges);
+            const updated = await services.mailbox.updateItem(user, created.id, {
+              class: 'Calendar',
+              data: { attachments: next.attachments },
+            });
+            ownModseqs.add(updated.modseq);
+            return {
+              kind: 'Add',
+              clientId,
+              serverId: created.id,
+              status: SyncStatus.Success,
+              attachments: next.added,
+            };
+          }
           return { kind: 'Add', clientId, serverId: created.id, status: SyncStatus.Success };
         } catch (error) {
           if (error instanceof MalformedItemError) {
@@ -690,7 +736,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       async function recomposeDraft(
         item: StoredItem & { class: 'Email' },
         parsed: ParsedApplicationData<'Email'>,
-      ): Promise<EmailData> {
+        attachmentChanges?: AttachmentChanges,
+      ): Promise<{ data: EmailData; kept: AttachmentInfo[] }> {
         const current = item.data;
         let body = parsed.draftBody;
         if (!body) {
@@ -700,7 +747,14 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           const type = nativeType === 'html' ? 'html' : 'plain';
           body = { type, data: (await services.mailbox.readBody(user, item.id, { type })).data as string };
         }
-        return composeDraft({
+        // The draft's attachments survive every edit; the device's Attachments Add/Delete change them.
+        const { attachments, kept } = await draftAttachmentsAfter(
+          services.mailbox,
+          user,
+          current.attachments,
+          attachmentChanges,
+        );
+        const data = await composeDraft({
           from: current.from ?? { address: identity.addresses[0] ?? user },
           ...(current.to ? { to: current.to } : {}),
           ...(current.cc ? { cc: current.cc } : {}),
@@ -709,10 +763,14 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           ...(current.importance !== undefined ? { importance: current.importance } : {}),
           ...draftFields(parsed),
           body,
+          ...(attachments.length ? { attachments } : {}),
         });
+        return { data, kept };
       }
 
-      async function clientChange(command: WbxmlElement): Promise<ClientResponse> {
+      async function clientChange(
+        command: WbxmlElement,
+      ): Promise<Extract<ClientResponse, { kind: 'Change' }>> {
         const serverId = command.textOf('ServerId') ?? '';
         const item = await ownItem(serverId);
         if (!item) return { kind: 'Change', serverId, status: SyncStatus.ObjectNotFound };
@@ -725,8 +783,11 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           return { kind: 'Change', serverId, status: SyncStatus.Conflict };
         }
         let parsed: ReturnType<ItemConverter['fromApplicationData']>;
+        let attachmentChanges: AttachmentChanges | undefined;
+        let attachments: AddedAttachment[] = [];
         try {
           parsed = converter.fromApplicationData(applicationData, version);
+          if (atLeast(version, '16.0')) attachmentChanges = readAttachmentChanges(applicationData);
         } catch (error) {
           if (error instanceof MalformedItemError)
             return { kind: 'Change', serverId, status: SyncStatus.ConversionError };
@@ -748,16 +809,25 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
             if (
               item.data.isDraft &&
               atLeast(version, '16.0') &&
-              isDraftEdit(parsed as ParsedApplicationData<'Email'>)
+              (isDraftEdit(parsed as ParsedApplicationData<'Email'>) || attachmentChanges)
             ) {
+              const recomposed = await recomposeDraft(
+                item as StoredItem & { class: 'Email' },
+                parsed as ParsedApplicationData<'Email'>,
+                attachmentChanges,
+              );
               updated = await services.mailbox.updateItem(user, item.id, {
                 class: 'Email',
-                data: await recomposeDraft(
-                  item as StoredItem & { class: 'Email' },
-                  parsed as ParsedApplicationData<'Email'>,
-                ),
+                data: recomposed.data,
               });
               ownModseqs.add(updated.modseq);
+              if (attachmentChanges && updated.class === 'Email') {
+                attachments = matchAddedAttachments(
+                  updated.data.attachments,
+                  recomposed.kept,
+                  attachmentChanges.adds,
+                );
+              }
             }
             if (parsed.present.has('categories' as never)) {
               updated = await services.mailbox.updateItem(user, item.id, {
@@ -769,13 +839,23 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           } else {
             const patch: Record<string, unknown> = { ...parsed.data };
             for (const field of erasedFields(item, parsed.present, converter)) patch[field] = undefined;
+            if (item.class === 'Calendar' && attachmentChanges) {
+              const next = changeCalendarAttachments(item.id, item.data.attachments, attachmentChanges);
+              patch.attachments = next.attachments.length ? next.attachments : undefined;
+              attachments = next.added;
+            }
             updated = await services.mailbox.updateItem(user, item.id, {
               class: item.class,
               data: patch,
             } as never);
             ownModseqs.add(updated.modseq);
           }
-          return { kind: 'Change', serverId, status: SyncStatus.Success };
+          return {
+            kind: 'Change',
+            serverId,
+            status: SyncStatus.Success,
+            ...(attachments.length ? { attachments } : {}),
+          };
         } catch (error) {
           if (isMailboxArgumentError(error))
             return { kind: 'Change', serverId, status: SyncStatus.ConversionError };
@@ -974,10 +1054,15 @@ function responseElement(
         classElement,
         AS.ClientId(response.clientId),
         response.serverId === undefined ? null : AS.ServerId(response.serverId),
+        response.attachments?.length ? addedAttachmentsElement(response.attachments) : null,
         AS.Status(response.status),
       );
     case 'Change':
-      return AS.Change(AS.ServerId(response.serverId), AS.Status(response.status));
+      return AS.Change(
+        AS.ServerId(response.serverId),
+        response.attachments?.length ? addedAttachmentsElement(response.attachments) : null,
+        AS.Status(response.status),
+      );
     case 'Delete':
       return AS.Delete(AS.ServerId(response.serverId), AS.Status(response.status));
     case 'Fetch': {

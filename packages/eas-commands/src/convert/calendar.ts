@@ -1,6 +1,7 @@
 import type {
   Attendee,
   BusyStatus,
+  CalendarAttachment,
   CalendarData,
   CalendarException,
   CalendarOverrides,
@@ -212,6 +213,7 @@ export const calendarConverter: ItemConverter<'Calendar'> = {
       zone ? C.Timezone(encodeTimeZone(zone)) : null,
       ...renderFields(HEAD, data, version),
       ...(await renderStoredBody('Calendar', data.body, context)),
+      atLeast(version, '16.0') ? renderAttachments(data.attachments) : null,
       ...renderFields(MIDDLE, data, version),
       renderLocation(data.location, 'Calendar', version),
       ...renderFields(AFTER_LOCATION, data, version),
@@ -320,3 +322,22 @@ const CONTAINERS: Readonly<Record<string, CalendarKey>> = {
   Exceptions: 'exceptions',
   Exception: 'exceptions',
 };
+
+/** A 16.x calendar item's attachments (airsyncbase:Attachments, MS-ASAIRS 2.2.2.8), fetched by FileReference. */
+function renderAttachments(attachments: readonly CalendarAttachment[] | undefined): WbxmlElement | null {
+  if (!attachments?.length) return null;
+  const ASB = eas.AirSyncBase;
+  return ASB.Attachments(
+    attachments.map((attachment) =>
+      ASB.Attachment(
+        ASB.DisplayName(attachment.displayName),
+        ASB.FileReference(attachment.fileReference),
+        ASB.Method(attachment.method),
+        ASB.EstimatedDataSize(attachment.estimatedDataSize),
+        attachment.contentId ? ASB.ContentId(attachment.contentId) : null,
+        attachment.contentLocation ? ASB.ContentLocation(attachment.contentLocation) : null,
+        attachment.isInline ? ASB.IsInline('1') : null,
+      ),
+    ),
+  );
+}

@@ -1,4 +1,5 @@
 import type { BusyStatus, Location, Recurrence, Sensitivity, StoredBody, TimeZone } from './common.js';
+import type { AttachmentInfo } from './email.js';
 
 /** `AttendeeStatus`: 0 unknown, 2 tentative, 3 accepted, 4 declined, 5 not responded. */
 export type AttendeeStatus = 0 | 2 | 3 | 4 | 5;
@@ -56,6 +57,18 @@ export interface CalendarException extends CalendarOverrides {
   deleted?: boolean;
 }
 
+/**
+ * An attachment of a calendar item (16.0+, added by a device through Sync). Calendar items have no MIME to
+ * derive attachments from, so the bytes are kept with the item. `fileReference` is assigned by whoever adds
+ * the attachment (the EAS layer) and must be unique within the user's mailbox.
+ */
+export interface CalendarAttachment extends AttachmentInfo {
+  /** The decoded bytes. */
+  content: Uint8Array;
+  /** The `airsyncbase:ClientId` the device gave when it added the attachment, so a resent Add is recognised. */
+  clientId?: string;
+}
+
 /** A Calendar item (MS-ASCAL). */
 export interface CalendarData {
   /** Absent for 16.x items created without one; clients then assume their own zone. */
@@ -88,6 +101,8 @@ export interface CalendarData {
   disallowNewTimeProposal?: boolean;
   onlineMeetingConfLink?: string;
   onlineMeetingExternalLink?: string;
+  /** Attachments (16.0+), stored like any other field; the EAS layer reads and writes them. */
+  attachments?: CalendarAttachment[];
 }
 
 /**
