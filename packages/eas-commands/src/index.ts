@@ -19,6 +19,7 @@ export * from './http/errors.js';
 export * from './http/handler.js';
 export * from './http/identity.js';
 export * from './http/node-adapter.js';
+export * from './http/policy-gate.js';
 export * from './http/protocol-version.js';
 export * from './http/query.js';
 export * from './http/request.js';
