@@ -121,6 +121,13 @@ function renderMeetingRequest(meeting: MeetingRequest, version: ProtocolVersion)
     atLeast(version, '14.1')
       ? renderScalar('Email2', 'MeetingMessageType', 'integer', meeting.meetingMessageType)
       : null,
+    // A counter-proposal's times (16.1, MS-ASCMD 2.2.3.140/141): MeetingResponse namespace, compact dates.
+    ...(atLeast(version, '16.1') && meeting.proposedStartTime && meeting.proposedEndTime
+      ? [
+          renderScalar('MeetingResponse', 'ProposedStartTime', 'compactDate', meeting.proposedStartTime),
+          renderScalar('MeetingResponse', 'ProposedEndTime', 'compactDate', meeting.proposedEndTime),
+        ]
+      : []),
   );
 }
 

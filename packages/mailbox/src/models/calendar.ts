@@ -84,6 +84,11 @@ export interface CalendarData {
   organizerEmail?: string;
   /** Server-owned identity of the event (iCalendar UID). */
   uid?: string;
+  /**
+   * iCalendar `SEQUENCE` of the organizer's latest version of a received meeting: a REQUEST or CANCEL with a
+   * lower sequence is out of date, and a higher one resets the user's response.
+   */
+  sequence?: number;
   /** `ClientUid` (16.0+): the id the device chose when it added the event. */
   clientUid?: string;
   busyStatus?: BusyStatus;
