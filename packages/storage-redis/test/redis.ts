@@ -132,3 +132,16 @@ export class PrivateRedis {
     });
   }
 }
+
+/** Resolves once `done()` holds, checking every few milliseconds; fails after `timeoutMs` (default 5 s). */
+export async function until(
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,196 @@
+import { strict as assert } from 'node:assert';
+import type { FolderId } from '@easkit/mailbox';
+import { type PushBus, type PushEvent, WaiterRegistry, type WaitOutcome } from '@easkit/push';
+import { runPushBusConformance } from '@easkit/push/conformance';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, it } from 'vitest';
+import { cleanPrefix, connect, PrivateRedis, redisAvailable, testPrefix, until } from '../test/redis.js';
+import { createRedisPushBus, type RedisPushBus, type RedisPushBusOptions } from './push-bus.js';
+
+const available = await redisAvailable();
+const prefix = testPrefix('push-bus');
+const admin = available ? connect() : undefined;
+/** Every connection a test opened, closed after it. */
+const opened: Redis[] = [];
+const buses: PushBus[] = [];
+
+function open(url?: string): Redis {
+  const options = { maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(times * 20, 200) };
+  const client = url ? new Redis(url, options) : connect(options);
+  client.on('error', () => {}); // reconnects are what these tests are about
+  opened.push(client);
+  return client;
+}
+
+/** A bus as one server instance has it: its own command connection and its own subscriber. */
+function instance(
+  keyPrefix: string,
+  options: Partial<RedisPushBusOptions> & { url?: string } = {},
+): RedisPushBus {
+  const { url, ...rest } = options;
+  const bus = createRedisPushBus({ client: open(url), subscriber: open(url), keyPrefix, ...rest });
+  buses.push(bus);
+  return bus;
+}
+
+const prefixes = new WeakMap<PushBus, string>();
+let checks = 0;
+
+afterEach(async () => {
+  for (const bus of buses.splice(0)) await bus.close();
+  for (const client of opened.splice(0)) client.disconnect();
+});
+
+afterAll(async () => {
+  if (!admin) return;
+  await cleanPrefix(admin, prefix);
+  admin.disconnect();
+});
+
+/** A WaiterRegistry wait whose store is a set of changed folders the test writes to. */
+function waitOn(registry: WaiterRegistry, deviceId: string, changed: Set<FolderId>, calls?: unknown[]) {
+  return registry.wait({
+    user: 'alice@example.com',
+    deviceId,
+    folderIds: ['5', '9'],
+    heartbeatMs: 600_000,
+    hasChanges: async (hint) => {
+      calls?.push(hint);
+      return (hint ?? ['5', '9']).filter((id) => changed.has(id));
+    },
+  });
+}
+
+describe.skipIf(!available)('RedisPushBus', () => {
+  for (const pubsub of ['sharded', 'classic'] as const) {
+    runPushBusConformance({
+      name: `RedisPushBus (${pubsub})`,
+      create: ({ onError }) => {
+        const keyPrefix = `${prefix}${checks++}:`;
+        const bus = instance(keyPrefix, { onError, pubsub });
+        prefixes.set(bus, keyPrefix);
+        return bus;
+      },
+      createPeer: (bus) => instance(prefixes.get(bus)!, { pubsub }),
+      capabilities: { immediateDelivery: false },
+    });
+  }
+
+  it('subscribes to a user only while it has subscriptions or claims', async () => {
+    const bus = instance(`${prefix}lifecycle:`);
+    const channel = `${prefix}lifecycle:push{"alice@example.com"}`;
+    const listeners = async () =>
+      ((await admin!.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
+    const first = await bus.subscribe('alice@example.com', () => {});
+    const second = await bus.subscribe('alice@example.com', () => {});
+    assert.equal(await listeners(), 1);
+    await first();
+    assert.equal(await listeners(), 1);
+    const release = await bus.claim('alice@example.com', 'phone', () => {});
+    await second();
+    assert.equal(await listeners(), 1, 'the claim keeps the channel');
+    release();
+    await until(async () => (await listeners()) === 0, 'the channel to be released');
+    assert.deepEqual(bus.stats(), { users: 0, subscriptions: 0, claims: 0, resyncs: 0 });
+  });
+
+  it('a publish on one instance wakes a Ping waiting on another, for that user only', async () => {
+    const keyPrefix = `${prefix}wake:`;
+    const [one, two, three] = [instance(keyPrefix), instance(keyPrefix), instance(keyPrefix)];
+    const changed = new Set<FolderId>();
+    const onTwo = waitOn(new WaiterRegistry({ bus: two }), 'phone', changed);
+    const onThree = waitOn(new WaiterRegistry({ bus: three }), 'tablet', changed);
+    const bobEvents: PushEvent[] = [];
+    await three.subscribe('bob@example.com', (event) => {
+      bobEvents.push(event);
+    });
+    await until(() => two.stats().users === 1 && three.stats().users === 2, 'both waits to subscribe');
+    changed.add('9');
+    await one.publish('alice@example.com', ['9']);
+    assert.deepEqual(await onTwo, { kind: 'changed', folderIds: ['9'] });
+    assert.deepEqual(await onThree, { kind: 'changed', folderIds: ['9'] });
+    assert.deepEqual(bobEvents, []);
+  });
+
+  it('a new wait of a device on another instance supersedes the older one', async () => {
+    const keyPrefix = `${prefix}supersede:`;
+    const [one, two] = [instance(keyPrefix), instance(keyPrefix)];
+    const registries = [one, two].map((bus) => new WaiterRegistry({ bus, claims: bus }));
+    const changed = new Set<FolderId>();
+    const first = waitOn(registries[0]!, 'phone', changed);
+    const otherDevice = waitOn(registries[0]!, 'tablet', changed);
+    await until(() => one.stats().claims === 2, 'the first claims');
+    const second = waitOn(registries[1]!, 'phone', changed);
+    assert.deepEqual(await first, { kind: 'superseded' });
+    // And back: the device returns to the first instance.
+    await until(() => two.stats().claims === 1, 'the second claim');
+    const third = waitOn(registries[0]!, 'phone', changed);
+    assert.deepEqual(await second, { kind: 'superseded' });
+    changed.add('5');
+    await two.publish('alice@example.com', ['5']);
+    assert.deepEqual(await third, { kind: 'changed', folderIds: ['5'] });
+    assert.deepEqual(await otherDevice, { kind: 'changed', folderIds: ['5'] });
+    await until(() => one.stats().claims === 0 && two.stats().claims === 0, 'every claim withdrawn');
+  });
+});
+
+describe.skipIf(!available)('RedisPushBus on a private redis-server that goes away', () => {
+  let server: PrivateRedis | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('after a restart every subscriber re-checks, and later publishes arrive', async () => {
+    server = await PrivateRedis.start();
+    const keyPrefix = 'restart:';
+    const [one, two] = [instance(keyPrefix, { url: server.url }), instance(keyPrefix, { url: server.url })];
+    const registry = new WaiterRegistry({ bus: two });
+    const changed = new Set<FolderId>();
+    const calls: unknown[] = [];
+    const waiting = waitOn(registry, 'phone', changed, calls);
+    const events: PushEvent[] = [];
+    await two.subscribe('alice@example.com', (event) => {
+      events.push(event);
+    });
+    await until(() => calls.length === 1, 'the first re-read');
+    await server.stop();
+    changed.add('5'); // a change made while Redis is down: its publish is lost
+    await server.start();
+    const outcome: WaitOutcome = await waiting;
+    assert.deepEqual(outcome, { kind: 'changed', folderIds: ['5'] });
+    assert.deepEqual(calls, [undefined, undefined], 'the wait re-read everything after the reconnect');
+    await until(() => two.stats().resyncs === 1, 'the resync');
+    assert.deepEqual(events, [{ user: 'alice@example.com', folderIds: [] }]);
+    await one.publish('alice@example.com', ['after']);
+    await until(() => events.length === 2, 'the publish after the restart');
+    assert.deepEqual(events[1], { user: 'alice@example.com', folderIds: ['after'] });
+  });
+
+  it('after CLIENT KILL of the subscriber connection every subscriber re-checks, and later publishes arrive', async () => {
+    server = await PrivateRedis.start();
+    const keyPrefix = 'kill:';
+    const subscriber = open(server.url);
+    const subscriberId = await subscriber.client('ID');
+    const two = createRedisPushBus({ client: open(server.url), subscriber, keyPrefix });
+    buses.push(two);
+    const one = instance(keyPrefix, { url: server.url });
+    const events: PushEvent[] = [];
+    await two.subscribe('alice@example.com', (event) => {
+      events.push(event);
+    });
+    const claimed: string[] = [];
+    await two.claim('alice@example.com', 'phone', () => claimed.push('phone'));
+    const killer = open(server.url);
+    // A claim of the device made elsewhere while the subscriber is away is found stored after the reconnect.
+    assert.equal(await killer.call('CLIENT', 'KILL', 'ID', String(subscriberId)), 1);
+    await one.claim('alice@example.com', 'phone', () => {});
+    await until(() => two.stats().resyncs === 1, 'the resync');
+    await until(() => events.length === 1, 'the re-check event');
+    assert.deepEqual(events, [{ user: 'alice@example.com', folderIds: [] }]);
+    await until(() => claimed.length === 1, 'the claim made during the gap to supersede');
+    await one.publish('alice@example.com', ['after']);
+    await until(() => events.length === 2, 'the publish after the kill');
+    assert.deepEqual(events[1], { user: 'alice@example.com', folderIds: ['after'] });
+  });
+});
