@@ -96,13 +96,30 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
       const onNotification = (message: { channel: string; payload?: string }) => {
         if (message.channel === channel) listener(message.payload ?? '');
       };
+      // The handlers this listen() put on a pooled client; removed before the client goes back to the pool,
+      // so a reused client does not collect listeners of earlier subscriptions.
+      const onError = new WeakMap<PoolClient, (error: Error) => void>();
+      const detach = (which: PoolClient) => {
+        which.removeListener('notification', onNotification);
+        const handler = onError.get(which);
+        if (handler) which.removeListener('error', handler);
+      };
       const connect = async (): Promise<void> => {
         const next = await pool.connect();
+        const handler = (error: Error) => lost(next, error);
+        onError.set(next, handler);
         next.on('notification', onNotification);
-        next.on('error', (error: Error) => lost(next, error));
-        await next.query(`LISTEN ${quoteIdentifier(channel)}`);
+        next.on('error', handler);
+        try {
+          await next.query(`LISTEN ${quoteIdentifier(channel)}`);
+        } catch (error) {
+          detach(next);
+          next.release(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
         if (closed) {
-          next.release();
+          detach(next);
+          next.release(new Error('listening closed while connecting'));
           return;
         }
         client = next;
@@ -111,7 +128,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
       const lost = (which: PoolClient, error: Error) => {
         if (closed || which !== client) return;
         client = undefined;
-        which.removeAllListeners('notification');
+        detach(which);
         which.release(error);
         listenOptions.onDisconnect?.(error);
         schedule();
@@ -122,7 +139,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
           if (closed) return;
           try {
             await connect();
-            listenOptions.onReconnect?.();
+            if (!closed) listenOptions.onReconnect?.();
           } catch {
             delay = Math.min(delay * 2, 30_000);
             schedule();
@@ -138,7 +155,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
           const current = client;
           client = undefined;
           if (!current) return;
-          current.removeAllListeners('notification');
+          detach(current);
           try {
             await current.query(`UNLISTEN ${quoteIdentifier(channel)}`);
             current.release();

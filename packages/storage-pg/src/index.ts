@@ -13,4 +13,14 @@ export {
 export { PgDeviceStore, type PgDeviceStoreOptions } from './device-store.js';
 export { type MigrateResult, migrate } from './migrate.js';
 export { type Migration, migrations } from './migrations/index.js';
+export {
+  DEFAULT_PUSH_CHANNEL,
+  MAX_PUSH_PAYLOAD_BYTES,
+  notifyPush,
+  PgPushBus,
+  type PgPushBusOptions,
+  type PgPushBusStats,
+  pushPayload,
+  userHash,
+} from './push-bus.js';
 export { PgSyncStateStore, type PgSyncStateStoreOptions } from './sync-state-store.js';

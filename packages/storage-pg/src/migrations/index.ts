@@ -1,5 +1,7 @@
+import { mailboxMigration } from './0001_mailbox.js';
 import { syncStateMigration } from './0002_sync_state.js';
 import { devicesMigration } from './0003_devices.js';
+import { pushMigration } from './0004_push.js';
 
 /**
  * The schema, as an ordered list of forward-only migrations. A migration is never edited once released: a
@@ -17,4 +19,9 @@ export interface Migration {
  * Every migration of the package, in order. Each part of the schema lives in its own file; add new
  * migrations at the end.
  */
-export const migrations: readonly Migration[] = [syncStateMigration, devicesMigration];
+export const migrations: readonly Migration[] = [
+  mailboxMigration,
+  syncStateMigration,
+  devicesMigration,
+  pushMigration,
+];
