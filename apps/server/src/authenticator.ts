@@ -1,5 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EasAuthenticator, MailboxIdentity } from '@easkit/eas-commands';
 import type { MailboxStore, User } from '@easkit/mailbox';
+import { type LoginThrottle, throttleKey } from './lockout.js';
 import type { PasswordDirectory } from './passwords.js';
 
 /** The account names devices send, as the mailbox knows them: `DOMAIN\user`, `user@domain`, aliases, `user`. */
@@ -23,16 +25,51 @@ export function identityOf(user: User): MailboxIdentity {
   return { userId: user.id, addresses: [user.primarySmtpAddress, ...user.aliases] };
 }
 
-/** Basic authentication against the password directory; bearer tokens are not accepted by this server. */
-export function createAuthenticator(
-  mailbox: MailboxStore,
-  passwords: PasswordDirectory,
-  defaultDomain: string | undefined,
-): EasAuthenticator {
+/** What the HTTP layer knows about the request being authenticated (the EAS handler does not pass it on). */
+export interface RequestScope {
+  deviceId?: string;
+  remoteAddress?: string;
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+export interface AuthenticatorOptions {
+  mailbox: MailboxStore;
+  passwords: PasswordDirectory;
+  defaultDomain: string | undefined;
+  /** Failed-login lockout; none when absent. */
+  throttle?: LoginThrottle;
+  onAttempt?: (
+    outcome: 'ok' | 'failed' | 'locked',
+    username: string,
+    scope: RequestScope | undefined,
+  ) => void;
+}
+
+/**
+ * Basic authentication against the password directory, with lockout per account name and device. A locked key
+ * is refused without checking the password (so guessing stops), and unknown accounts cost the same scrypt work
+ * as wrong passwords. Bearer tokens are not accepted by this authenticator.
+ */
+export function createAuthenticator(options: AuthenticatorOptions): EasAuthenticator {
+  const { mailbox, passwords, defaultDomain, throttle } = options;
   return async (credentials) => {
     if (credentials.scheme !== 'basic') return undefined;
+    const scope = requestScope.getStore();
+    const key = throttleKey(credentials.username, scope?.deviceId);
+    if (throttle && (await throttle.lockedFor(key)) > 0) {
+      options.onAttempt?.('locked', credentials.username, scope);
+      return undefined;
+    }
     const user = await resolveAccount(mailbox, credentials.username, defaultDomain);
-    const valid = await passwords.verify(user?.id, credentials.password);
-    return valid && user ? identityOf(user) : undefined;
+    const valid = (await passwords.verify(user?.id, credentials.password)) && user !== undefined;
+    if (!valid) {
+      const lock = throttle ? await throttle.failure(key) : 0;
+      options.onAttempt?.(lock > 0 ? 'locked' : 'failed', credentials.username, scope);
+      return undefined;
+    }
+    await throttle?.success(key);
+    options.onAttempt?.('ok', credentials.username, scope);
+    return identityOf(user);
   };
 }

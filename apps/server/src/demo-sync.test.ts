@@ -26,7 +26,6 @@ describe('a device adds the demo account', () => {
       passwords,
       commands: createEasCommands({ mailbox, syncState }),
       logger: pino({ level: 'silent' }),
-      defaultDomain: 'easkit.test',
     });
   });
   afterAll(() => running.close());

@@ -1,5 +1,31 @@
-export { createAuthenticator, identityOf, resolveAccount } from './authenticator.js';
-export { ConfigError, configFromEnv, configSchema, type ServerConfig } from './config.js';
+export { type EasApp, startApp } from './app.js';
+export {
+  createAuthenticator,
+  identityOf,
+  type RequestScope,
+  requestScope,
+  resolveAccount,
+} from './authenticator.js';
+export { autodiscoverJson, autodiscoverXml } from './autodiscover.js';
+export {
+  ConfigError,
+  configFromEnv,
+  configSchema,
+  ENVIRONMENT_VARIABLES,
+  type LoadConfigOptions,
+  loadConfig,
+  type ServerConfig,
+} from './config.js';
+export {
+  DEFAULT_LOCKOUT,
+  type LockoutPolicy,
+  type LoginThrottle,
+  lockDuration,
+  MemoryLoginThrottle,
+  throttleKey,
+} from './lockout.js';
+export { ServerMetrics } from './metrics.js';
 export { generatePassword, PasswordDirectory } from './passwords.js';
 export { createMailbox, DEFAULT_FOLDERS, seedDemoMailbox } from './seed.js';
 export { type EasServerParts, type RunningServer, startEasServer } from './server.js';
+export { openStores, type ServerStores } from './stores.js';

@@ -1,69 +1,60 @@
 #!/usr/bin/env node
-import { createEasCommands, smtpSubmitter } from '@easkit/eas-commands';
-import { MemoryMailboxStore } from '@easkit/mailbox';
-import { MemoryDeviceStore } from '@easkit/policy';
-import { InProcessPushBus, publishingMailbox, WaiterRegistry } from '@easkit/push';
-import { MemorySyncStateStore } from '@easkit/sync-state';
+import { Command } from 'commander';
 import { pino } from 'pino';
-import { ConfigError, configFromEnv } from './config.js';
-import { generatePassword, PasswordDirectory } from './passwords.js';
-import { seedDemoMailbox } from './seed.js';
-import { startEasServer } from './server.js';
+import { startApp } from './app.js';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig } from './config.js';
+
+const program = new Command()
+  .name('easkit-server')
+  .description('The easkit reference Exchange ActiveSync server.')
+  .option('-c, --config <file>', 'a YAML or JSON configuration file (default: $EASKIT_CONFIG)')
+  .option('--print-config', 'print the effective configuration (secrets hidden) and exit')
+  .addHelpText(
+    'after',
+    `\nEnvironment variables override the file:\n${Object.entries(ENVIRONMENT_VARIABLES)
+      .map(([variable, path]) => `  ${variable.padEnd(22)} ${path}`)
+      .join('\n')}\n\nSee apps/server/README.md and apps/server/easkit.example.yaml.`,
+  );
 
 async function main(): Promise<void> {
-  const config = configFromEnv();
+  program.parse();
+  const options = program.opts<{ config?: string; printConfig?: boolean }>();
+  const config = loadConfig(options.config ? { file: options.config } : {});
+  if (options.printConfig) {
+    process.stdout.write(`${JSON.stringify(config, hideSecrets, 2)}\n`);
+    return;
+  }
   const logger = pino({ level: config.logLevel, base: undefined });
-  // Every write through the mailbox publishes the changed folders, which wakes the device's waiting Ping.
-  const bus = new InProcessPushBus();
-  const mailbox = publishingMailbox(new MemoryMailboxStore(), bus);
-  const waiters = new WaiterRegistry({ bus });
-  const syncState = new MemorySyncStateStore();
-  const devices = new MemoryDeviceStore();
-  const submitter = config.smtpHost
-    ? smtpSubmitter({ host: config.smtpHost, port: config.smtpPort })
-    : undefined;
-  const passwords = new PasswordDirectory();
-  const demo = await seedDemoMailbox(mailbox);
-  const password = config.demoPassword ?? generatePassword();
-  await passwords.setPassword(demo.id, password);
-
-  const running = await startEasServer({
-    config,
-    mailbox,
-    passwords,
-    commands: createEasCommands(
-      { mailbox, syncState, waiters, devices, ...(submitter ? { submitter } : {}) },
-      {
-        sync: {
-          onItemError: ({ user, itemId, folderId, error }) =>
-            logger.warn({ user, itemId, folderId, err: error }, 'item could not be converted; left out'),
-          onItemQuarantined: (info) =>
-            logger.error(info, 'device kept failing on this item; it is left out of the device sync'),
-        },
-      },
-    ),
-    logger,
-    defaultDomain: 'easkit.test',
-  });
-  if (config.demoPassword === undefined) {
+  const app = await startApp(config, logger);
+  if (app.demo) {
+    const hint = app.demo.generated ? ' (set EASKIT_DEMO_PASSWORD to choose one)' : '';
     process.stdout.write(
-      `demo account: ${demo.primarySmtpAddress} password: ${password} (set EASKIT_DEMO_PASSWORD to choose one)\n`,
+      `demo account: ${app.demo.user.primarySmtpAddress} password: ${app.demo.password}${hint}\n`,
     );
   }
-  process.stdout.write(`easkit listening on ${running.url}/Microsoft-Server-ActiveSync (in-memory store)\n`);
+  process.stdout.write(
+    `easkit listening on ${app.running.url}/Microsoft-Server-ActiveSync (${app.stores.description})\n`,
+  );
 
   const stop = () => {
-    // Waiting Pings are answered first, so devices reconnect without an error.
-    waiters
-      .close()
-      .then(() => running.close())
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  process.on('SIGHUP', () => app.running.reloadTls());
+}
+
+/** Passwords and tokens become `***`; credentials inside URLs too. */
+function hideSecrets(key: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (/password|token/i.test(key)) return '***';
+  return value.replace(/\/\/[^/@]*@/, '//***@');
 }
 
 main().catch((error: unknown) => {

@@ -28,7 +28,6 @@ describe('startEasServer', () => {
       passwords,
       commands: { Ping: async () => ({ kind: 'empty' }) },
       logger,
-      defaultDomain: 'easkit.test',
     });
   });
 

@@ -1,0 +1,106 @@
+import { createEasCommands, type MailSubmitter, smtpSubmitter } from '@easkit/eas-commands';
+import type { User } from '@easkit/mailbox';
+import { publishingMailbox, WaiterRegistry } from '@easkit/push';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+import { type LoginThrottle, MemoryLoginThrottle } from './lockout.js';
+import { ServerMetrics } from './metrics.js';
+import { generatePassword, PasswordDirectory } from './passwords.js';
+import { seedDemoMailbox } from './seed.js';
+import { type RunningServer, startEasServer } from './server.js';
+import { openStores, type ServerStores } from './stores.js';
+
+export interface EasApp {
+  readonly running: RunningServer;
+  readonly stores: ServerStores;
+  readonly metrics: ServerMetrics;
+  /** Account passwords (scrypt hashes). */
+  readonly passwords: PasswordDirectory;
+  /** The demo account and its password, when one was created by this start. */
+  readonly demo?: { user: User; password: string; generated: boolean };
+  /** Answers waiting requests, stops listening, closes the stores. */
+  close(): Promise<void>;
+}
+
+/** Builds and starts the whole server from a configuration: stores, push, commands, HTTP. */
+export async function startApp(config: ServerConfig, logger: Logger): Promise<EasApp> {
+  const stores = await openStores(config, logger);
+  // Every write through the mailbox publishes the changed folders, which wakes the device's waiting Ping.
+  const mailbox = publishingMailbox(stores.mailbox, stores.bus);
+  const waiters = new WaiterRegistry({
+    bus: stores.bus,
+    onError: (error) => logger.warn({ err: error }, 'push bus unsubscribe failed'),
+  });
+  const metrics = new ServerMetrics({ waiters });
+  const throttle: LoginThrottle = new MemoryLoginThrottle();
+  const relay = config.smtpRelay;
+  const submitter: MailSubmitter | undefined = relay
+    ? smtpSubmitter({
+        host: relay.host,
+        port: relay.port,
+        secure: relay.secure,
+        requireTls: relay.requireTls,
+        ...(relay.user !== undefined ? { auth: { user: relay.user, pass: relay.password ?? '' } } : {}),
+      })
+    : undefined;
+  const passwords = new PasswordDirectory();
+
+  let demo: EasApp['demo'];
+  if (config.demo.enabled) {
+    const address = `demo@${config.defaultDomain}`;
+    const user = (await mailbox.resolveAddress(address)) ?? (await seedDemoMailbox(mailbox, address));
+    const password = config.demo.password ?? generatePassword();
+    await passwords.setPassword(user.id, password);
+    demo = { user, password, generated: config.demo.password === undefined };
+  }
+
+  const commands = createEasCommands(
+    {
+      mailbox,
+      syncState: stores.syncState,
+      waiters,
+      devices: stores.devices,
+      ...(submitter ? { submitter } : {}),
+    },
+    {
+      ping: {
+        minHeartbeatSec: config.ping.minHeartbeatSec,
+        maxHeartbeatSec: config.ping.maxHeartbeatSec,
+        maxFolders: config.ping.maxFolders,
+      },
+      sync: {
+        onItemError: ({ user, itemId, folderId, error }) =>
+          logger.warn({ user, itemId, folderId, err: error }, 'item could not be converted; left out'),
+        onItemQuarantined: (info) =>
+          logger.error(info, 'device kept failing on this item; it is left out of the device sync'),
+      },
+    },
+  );
+  const running = await startEasServer({
+    config,
+    mailbox,
+    passwords,
+    commands,
+    logger,
+    metrics,
+    throttle,
+    ready: () => stores.ready(),
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    running,
+    stores,
+    metrics,
+    passwords,
+    ...(demo ? { demo } : {}),
+    close() {
+      closing ??= (async () => {
+        // Waiting Pings are answered first, so devices reconnect without an error.
+        await waiters.close();
+        await running.close();
+        await stores.close();
+      })();
+      return closing;
+    },
+  };
+}
