@@ -54,7 +54,7 @@ export function kqlFreeText(query: string): string {
   return query
     .replace(/[\p{L}\p{N}_]+:/gu, ' ')
     .split(/\s+/)
-    .filter((word) => !['AND', 'OR', 'NOT'].includes(word))
+    .filter((word) => word !== '' && !['AND', 'OR', 'NOT'].includes(word))
     .join(' ');
 }
 
