@@ -1,5 +1,6 @@
 import { MemoryDeviceStore, policySettings } from '@easkit/policy';
 import type { ProtocolVersion } from '@easkit/wbxml';
+import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { expectLibwbxmlReadsAll } from '../../test/harness.js';
 import {
@@ -414,5 +415,30 @@ describe('gate options', () => {
       'not-provisioned',
       'Ping',
     );
+  });
+});
+
+describe('hostile policy keys', () => {
+  it('any key but the one issued is refused as invalid (144 / 449), never let through and never a 500', async () => {
+    const server = await start();
+    const modern = server.device('alice', 'fuzz14', '14.1');
+    const legacy = server.device('alice', 'fuzz12', '12.1');
+    const modernKey = await modern.provision();
+    const legacyKey = await legacy.provision();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 0xffff_ffff }), async (key) => {
+        fc.pre(key !== modernKey && key !== legacyKey);
+        expectRefused(
+          await modern.send('FolderSync', undefined, key),
+          '14.1',
+          'invalid-policy-key',
+          'FolderSync',
+        );
+        expectRefused(await legacy.send('Sync', undefined, key), '12.1', 'invalid-policy-key', 'Sync');
+      }),
+      { numRuns: 40 },
+    );
+    await expectFolderSyncWorks(modern);
+    await expectFolderSyncWorks(legacy);
   });
 });
