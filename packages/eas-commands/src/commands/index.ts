@@ -11,6 +11,7 @@ import {
 } from './folders.js';
 import { getAttachmentCommand } from './get-attachment.js';
 import { type ItemOperationsOptions, itemOperationsCommand } from './item-operations.js';
+import { type MeetingResponseOptions, meetingResponseCommand } from './meeting-response.js';
 import { type PingCommandOptions, pingCommand } from './ping.js';
 import { type ProvisionCommandOptions, provisionCommand } from './provision.js';
 import { type ResolveRecipientsOptions, resolveRecipientsCommand } from './resolve-recipients.js';
@@ -28,6 +29,7 @@ export interface EasCommandsOptions {
   readonly provision?: ProvisionCommandOptions;
   readonly settings?: SettingsCommandOptions;
   readonly sendMail?: SendMailOptions;
+  readonly meetingResponse?: MeetingResponseOptions;
   readonly search?: SearchCommandOptions;
   readonly resolveRecipients?: ResolveRecipientsOptions;
   readonly find?: FindCommandOptions;
@@ -62,6 +64,10 @@ export function createEasCommands(
     ...(services.trustStore
       ? { ValidateCert: validateCertCommand(services.trustStore, options.validateCert) }
       : {}),
+    MeetingResponse: meetingResponseCommand(
+      { mailbox: services.mailbox, ...(services.submitter ? { submitter: services.submitter } : {}) },
+      options.meetingResponse,
+    ),
     ...(services.submitter
       ? composeMailCommands({ mailbox: services.mailbox, submitter: services.submitter }, options.sendMail)
       : {}),
