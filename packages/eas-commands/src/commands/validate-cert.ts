@@ -216,19 +216,12 @@ export function validateCertificate(
   let anchored = trust.anchors.some((anchor) => anchor.fingerprint256 === certificate.fingerprint256);
   for (let current = certificate; !anchored; ) {
     if (chain.length > 10) return ValidateCertStatus.ChainMalformed;
-    const issuer = pool.find(
-      (candidate) =>
-        candidate.subject === current.issuer &&
-        current.checkIssued(candidate) &&
-        current.verify(candidate.publicKey),
-    );
+    // The issuer is the certificate named as such whose key verifies the signature (names can be reused).
+    const named = pool.filter((candidate) => candidate.subject === current.issuer);
+    const issuer = named.find((candidate) => current.verify(candidate.publicKey));
     if (!issuer) {
-      // Either nobody issued it (an unknown root) or the signature does not verify against the named issuer.
-      const named = pool.find((candidate) => candidate.subject === current.issuer);
-      if (named && !current.verify(named.publicKey)) return ValidateCertStatus.SignatureInvalid;
-      if (current.subject === current.issuer && current.verify(current.publicKey))
-        return ValidateCertStatus.UntrustedRoot;
-      return named ? ValidateCertStatus.ChainMalformed : ValidateCertStatus.UntrustedRoot;
+      if (named.length > 0) return ValidateCertStatus.SignatureInvalid;
+      return ValidateCertStatus.UntrustedRoot; // nobody here issued it: it leads to a root we do not trust
     }
     if (!issuer.ca) return ValidateCertStatus.WrongUsage;
     chain.push(issuer);
