@@ -1,5 +1,6 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { Database } from '@easkit/storage-pg';
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -8,21 +9,99 @@ const scrypt = promisify(scryptCallback) as (
 ) => Promise<Buffer>;
 const KEY_LENGTH = 32;
 
+/** One stored password: scrypt's output and its salt. Never the password itself. */
+export interface PasswordHash {
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** Where password hashes live: in memory, or in the server's database so they survive restarts. */
+export interface CredentialStore {
+  get(userId: string): Promise<PasswordHash | undefined>;
+  put(userId: string, hash: PasswordHash): Promise<void>;
+  delete(userId: string): Promise<void>;
+}
+
+export class MemoryCredentialStore implements CredentialStore {
+  readonly #hashes = new Map<string, PasswordHash>();
+  async get(userId: string) {
+    return this.#hashes.get(userId);
+  }
+  async put(userId: string, hash: PasswordHash) {
+    this.#hashes.set(userId, hash);
+  }
+  async delete(userId: string) {
+    this.#hashes.delete(userId);
+  }
+}
+
+/** The server's own tables, migrated beside storage-pg's (ids sort after the package's). */
+export const SERVER_MIGRATIONS = [
+  {
+    id: 'server_0001_credentials',
+    sql: `CREATE TABLE easkit_server_credentials (
+            user_id text PRIMARY KEY,
+            salt bytea NOT NULL,
+            hash bytea NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+          );`,
+  },
+] as const;
+
+/** Password hashes in PostgreSQL or PGlite (the table of `SERVER_MIGRATIONS`). */
+export class SqlCredentialStore implements CredentialStore {
+  constructor(private readonly database: Database) {}
+
+  async get(userId: string): Promise<PasswordHash | undefined> {
+    const { rows } = await this.database.query<{ salt: Uint8Array; hash: Uint8Array }>(
+      'SELECT salt, hash FROM easkit_server_credentials WHERE user_id = $1',
+      [userId],
+    );
+    const row = rows[0];
+    return row ? { salt: Buffer.from(row.salt), hash: Buffer.from(row.hash) } : undefined;
+  }
+
+  async put(userId: string, hash: PasswordHash): Promise<void> {
+    await this.database.query(
+      `INSERT INTO easkit_server_credentials (user_id, salt, hash) VALUES ($1, $2, $3)
+       ON CONFLICT (user_id) DO UPDATE SET salt = EXCLUDED.salt, hash = EXCLUDED.hash, updated_at = now()`,
+      [userId, hash.salt, hash.hash],
+    );
+  }
+
+  async delete(userId: string): Promise<void> {
+    await this.database.query('DELETE FROM easkit_server_credentials WHERE user_id = $1', [userId]);
+  }
+}
+
 /**
- * Password hashes of the accounts, kept with scrypt (node:crypto) so no secret is stored in the clear. Checking
- * an unknown account costs the same as checking a wrong password.
+ * Password checking with scrypt (node:crypto), over a {@link CredentialStore}. Checking an unknown account costs
+ * the same as checking a wrong password, so response times tell nobody which accounts exist.
  */
 export class PasswordDirectory {
-  readonly #hashes = new Map<string, { salt: Buffer; hash: Buffer }>();
+  readonly #store: CredentialStore;
   readonly #decoy = { salt: randomBytes(16), hash: randomBytes(KEY_LENGTH) };
+
+  constructor(store: CredentialStore = new MemoryCredentialStore()) {
+    this.#store = store;
+  }
 
   async setPassword(userId: string, password: string): Promise<void> {
     const salt = randomBytes(16);
-    this.#hashes.set(userId, { salt, hash: await scrypt(password, salt, KEY_LENGTH) });
+    await this.#store.put(userId, { salt, hash: await scrypt(password, salt, KEY_LENGTH) });
+  }
+
+  async hasPassword(userId: string): Promise<boolean> {
+    return (await this.#store.get(userId)) !== undefined;
+  }
+
+  async removePassword(userId: string): Promise<void> {
+    await this.#store.delete(userId);
   }
 
   async verify(userId: string | undefined, password: string): Promise<boolean> {
-    const entry = (userId === undefined ? undefined : this.#hashes.get(userId)) ?? this.#decoy;
+    const stored = userId === undefined ? undefined : await this.#store.get(userId);
+    const entry = stored ?? this.#decoy;
     const hash = await scrypt(password, entry.salt, KEY_LENGTH);
     return timingSafeEqual(hash, entry.hash) && entry !== this.#decoy;
   }

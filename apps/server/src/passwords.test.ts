@@ -1,0 +1,55 @@
+import { migrate, pgliteDatabase, postgresDatabase } from '@easkit/storage-pg';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { freshDatabaseUrl, postgresAvailable } from '../test/postgres.js';
+import {
+  type CredentialStore,
+  MemoryCredentialStore,
+  PasswordDirectory,
+  SERVER_MIGRATIONS,
+  SqlCredentialStore,
+} from './passwords.js';
+
+function directorySuite(open: () => Promise<{ store: CredentialStore; close(): Promise<void> }>) {
+  it('verifies the right password only, and stores no password in the clear', async () => {
+    const { store, close } = await open();
+    try {
+      const passwords = new PasswordDirectory(store);
+      await passwords.setPassword('alice', 'correct horse');
+      expect(await passwords.verify('alice', 'correct horse')).toBe(true);
+      expect(await passwords.verify('alice', 'Correct horse')).toBe(false);
+      expect(await passwords.verify('bob', 'correct horse')).toBe(false);
+      expect(await passwords.verify(undefined, 'correct horse')).toBe(false);
+      const stored = await store.get('alice');
+      expect(Buffer.from(stored!.hash).toString('utf8')).not.toContain('correct');
+      await passwords.setPassword('alice', 'battery staple');
+      expect(await passwords.verify('alice', 'correct horse')).toBe(false);
+      expect(await passwords.verify('alice', 'battery staple')).toBe(true);
+      await passwords.removePassword('alice');
+      expect(await passwords.hasPassword('alice')).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+}
+
+describe('passwords in memory', () => {
+  directorySuite(async () => ({ store: new MemoryCredentialStore(), close: async () => {} }));
+});
+
+describe('passwords on PGlite', () => {
+  directorySuite(async () => {
+    const database = await pgliteDatabase();
+    await migrate(database, SERVER_MIGRATIONS);
+    return { store: new SqlCredentialStore(database), close: () => database.close() };
+  });
+});
+
+describe.runIf(await postgresAvailable())('passwords on PostgreSQL', () => {
+  directorySuite(async () => {
+    const pool = new pg.Pool({ connectionString: await freshDatabaseUrl('server_credentials') });
+    const database = postgresDatabase({ pool });
+    await migrate(database, SERVER_MIGRATIONS);
+    return { store: new SqlCredentialStore(database), close: () => pool.end() };
+  });
+});
