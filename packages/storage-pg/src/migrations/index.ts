@@ -1,3 +1,4 @@
+import { mailboxMigration } from './0001_mailbox.js';
 import { syncStateMigration } from './0002_sync_state.js';
 import { devicesMigration } from './0003_devices.js';
 import { pushMigration } from './0004_push.js';
@@ -19,6 +20,7 @@ export interface Migration {
  * migrations at the end.
  */
 export const migrations: readonly Migration[] = [
+  mailboxMigration,
   syncStateMigration,
   devicesMigration,
   pushMigration,
