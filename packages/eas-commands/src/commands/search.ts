@@ -80,7 +80,7 @@ export class SearchRequestError extends Error {
 }
 
 /** A zero-based inclusive `m-n` range; undefined when malformed or reversed. */
-export function parseRange(text: string, maxIndex = 9_999_999): { start: number; end: number } | undefined {
+export function parseSearchRange(text: string, maxIndex = 9_999_999): { start: number; end: number } | undefined {
   const match = /^\s*(\d{1,9})\s*-\s*(\d{1,9})\s*$/.exec(text);
   if (!match) return undefined;
   const start = Number(match[1]);
@@ -365,7 +365,7 @@ interface RequestedRange {
 function readRange(options: WbxmlElement | undefined, maxResults: number): RequestedRange {
   const text = options?.textOf('Search:Range');
   if (text === undefined) return { start: 0, count: maxResults, clipped: false };
-  const range = parseRange(text);
+  const range = parseSearchRange(text);
   if (!range) throw new SearchRequestError(SearchStatus.ProtocolError, `bad Range ${text}`);
   const wanted = range.end - range.start + 1;
   return { start: range.start, count: Math.min(wanted, maxResults), clipped: wanted > maxResults };
