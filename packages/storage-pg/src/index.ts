@@ -11,6 +11,11 @@ export {
   type SqlExecutor,
 } from './database.js';
 export { PgDeviceStore, type PgDeviceStoreOptions } from './device-store.js';
+export {
+  createPgMailboxStore,
+  PgMailboxStore,
+  type PgMailboxStoreOptions,
+} from './mailbox-store.js';
 export { type MigrateResult, migrate } from './migrate.js';
 export { type Migration, migrations } from './migrations/index.js';
 export {
