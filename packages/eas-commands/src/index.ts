@@ -1,9 +1,24 @@
+export * from './calendar/delivery.js';
+export {
+  buildReply,
+  globalObjectId,
+  INVITATION_LIMITS,
+  InvalidInvitationError,
+  type Invitation,
+  type InvitationAttendee,
+  type InvitationEvent,
+  parseInvitation,
+  type ReplyOptions,
+  uidOfGlobalObjectId,
+} from './calendar/invitation.js';
+export { type CalendarPart, type CalendarPartLimits, findCalendarPart } from './calendar/mime-parts.js';
 export * from './commands/estimate-move.js';
 export * from './commands/find.js';
 export * from './commands/folders.js';
 export * from './commands/index.js';
 export * from './commands/item-operations.js';
 export * from './commands/mail-submitter.js';
+export * from './commands/meeting-response.js';
 export * from './commands/ping.js';
 export * from './commands/provision.js';
 export * from './commands/provision-document.js';

@@ -22,7 +22,7 @@ import { smtpSubmitter } from './mail-submitter.js';
 import type { MeetingResponseOptions } from './meeting-response.js';
 
 const { AirSync: AS, AirSyncBase: ASB, MeetingResponse: MR } = eas;
-const ALICE = USERS.alice.id;
+const ALICE: string = USERS.alice.id;
 const ORGANIZER = 'carol@external.example';
 
 /** A real SMTP server on 127.0.0.1 standing in for the organizer's mail system. */
@@ -311,7 +311,7 @@ afterAll(async () => {
   await expectLibwbxmlReadsAll(server.responses, 20);
 });
 
-async function deliver(ics: string, method: string, user = ALICE, subject?: string) {
+async function deliver(ics: string, method: string, user: string = ALICE, subject?: string) {
   return deliverMeetingMail(server.mailbox, user, invitationMail(ics, method, subject, user));
 }
 
