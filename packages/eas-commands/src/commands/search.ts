@@ -80,7 +80,10 @@ export class SearchRequestError extends Error {
 }
 
 /** A zero-based inclusive `m-n` range; undefined when malformed or reversed. */
-export function parseSearchRange(text: string, maxIndex = 9_999_999): { start: number; end: number } | undefined {
+export function parseSearchRange(
+  text: string,
+  maxIndex = 9_999_999,
+): { start: number; end: number } | undefined {
   const match = /^\s*(\d{1,9})\s*-\s*(\d{1,9})\s*$/.exec(text);
   if (!match) return undefined;
   const start = Number(match[1]);
