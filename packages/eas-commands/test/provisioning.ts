@@ -16,7 +16,7 @@ import type { ProvisionCommandOptions } from '../src/commands/provision.js';
 import { policyTypeFor } from '../src/commands/provision-document.js';
 import { createEasHandler } from '../src/http/handler.js';
 import { createNodeListener } from '../src/http/node-adapter.js';
-import type { PolicyGateOptions } from '../src/http/policy-gate.js';
+import { createPolicyGate, type PolicyGate, type PolicyGateOptions } from '../src/http/policy-gate.js';
 import { authenticateTestUsers, ManualTimers, STANDARD_FOLDERS, USERS, until } from './harness.js';
 
 const { Provision: PR, Settings: ST, FolderHierarchy: FH, Ping: P, AirSync: AS } = eas;
@@ -33,6 +33,7 @@ export class GatedServer {
   readonly syncState = new MemorySyncStateStore();
   readonly folders = new Map<string, FolderId>();
   readonly admin: DeviceAdministration;
+  readonly gate: PolicyGate;
   /** Every response body, for the libwbxml check. */
   readonly responses: Uint8Array[];
   #server: Server | undefined;
@@ -48,7 +49,9 @@ export class GatedServer {
     } = {},
   ) {
     this.mailbox = publishingMailbox(options.memory ?? new MemoryMailboxStore(), this.bus);
-    this.admin = createDeviceAdministration({ devices });
+    this.gate = createPolicyGate({ devices, ...options.gate });
+    // Actions that shut a device out end its waiting Ping at once.
+    this.admin = createDeviceAdministration({ devices, interrupt: (scope) => this.gate.interrupt(scope) });
     this.responses = options.responses ?? [];
   }
 
@@ -70,7 +73,7 @@ export class GatedServer {
         { mailbox: this.mailbox, syncState: this.syncState, waiters: this.waiters, devices: this.devices },
         { ...(this.options.provision ? { provision: this.options.provision } : {}) },
       ),
-      policy: { devices: this.devices, ...this.options.gate },
+      policy: this.gate,
     });
     this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 1024 * 1024 }));
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));

@@ -91,8 +91,20 @@ export interface DeviceAdministration {
   as(actor: string): DeviceActions;
 }
 
+/** Whose requests an action may shut out: one device, all devices of a user, or (empty) everyone. */
+export interface InterruptScope {
+  user?: UserId;
+  deviceId?: string;
+}
+
 export interface DeviceAdministrationOptions {
   readonly devices: DeviceStore;
+  /**
+   * Called after an action that can shut devices out (wipe, account-only wipe, block, quarantine, remove, EAS
+   * switched off), so that their waiting Pings end now rather than at their heartbeat and the next request
+   * meets the gate. Wire it to the policy gate's `interrupt` of `@easkit/eas-commands`.
+   */
+  readonly interrupt?: (scope: InterruptScope) => void;
   /** The clock for request, decision and audit times. Default `new Date()`. */
   readonly now?: () => Date;
 }
@@ -108,6 +120,7 @@ export function createDeviceAdministration(options: DeviceAdministrationOptions)
     ...device,
     condition: deviceCondition(device),
   });
+  const interrupt = (scope: InterruptScope) => options.interrupt?.(scope);
 
   return {
     async listDevices(query = {}) {
@@ -159,6 +172,7 @@ export function createDeviceAdministration(options: DeviceAdministrationOptions)
             protocolVersion: device.protocolVersion ?? null,
           },
         );
+        interrupt({ user, deviceId });
         return updated;
       }
 
@@ -174,6 +188,7 @@ export function createDeviceAdministration(options: DeviceAdministrationOptions)
         if (note !== undefined && note !== '') access.note = note;
         const updated = await devices.updateDevice(user, deviceId, { access });
         await audit(action, { user, deviceId }, { from: device.access.state, to: state, note: note ?? null });
+        if (state !== 'allowed') interrupt({ user, deviceId });
         return updated;
       }
 
@@ -213,7 +228,10 @@ export function createDeviceAdministration(options: DeviceAdministrationOptions)
 
         async remove(user, deviceId) {
           const existed = await devices.deleteDevice(user, deviceId);
-          if (existed) await audit('remove-device', { user, deviceId });
+          if (existed) {
+            await audit('remove-device', { user, deviceId });
+            interrupt({ user, deviceId });
+          }
           return existed;
         },
 
@@ -241,11 +259,13 @@ export function createDeviceAdministration(options: DeviceAdministrationOptions)
         async setUserEasEnabled(user, enabled) {
           await devices.setUserEasEnabled(user, enabled);
           await audit('set-user-eas', { user }, { enabled });
+          if (enabled === false) interrupt({ user });
         },
 
         async setEasEnabled(enabled) {
           const settings = await devices.updateOrganizationSettings({ easEnabled: enabled });
           await audit('set-eas', {}, { enabled });
+          if (!enabled) interrupt({});
           return settings;
         },
 

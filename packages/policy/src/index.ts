@@ -14,6 +14,7 @@ export {
   type DeviceAdministrationOptions,
   type DeviceCondition,
   deviceCondition,
+  type InterruptScope,
 } from './administration.js';
 export {
   type AccessReason,

@@ -4,7 +4,13 @@ import { decodeRequestBody, InvalidWbxmlBodyError, WBXML_CONTENT_TYPE } from './
 import type { EasCommandName } from './commands.js';
 import { EasHttpError } from './errors.js';
 import { type MailboxIdentity, queryUserMatches } from './identity.js';
-import { createPolicyGate, GATE_ANSWERS, type PolicyGateOptions, refusalBody } from './policy-gate.js';
+import {
+  createPolicyGate,
+  GATE_ANSWERS,
+  type PolicyGate,
+  type PolicyGateOptions,
+  refusalBody,
+} from './policy-gate.js';
 import { atLeast, type ProtocolVersion } from './protocol-version.js';
 import {
   type EasHttpRequest,
@@ -74,9 +80,10 @@ export interface EasHandlerOptions {
   readonly wbxmlLimits?: Partial<WbxmlLimits>;
   /**
    * Provisioning enforcement: with a `DeviceStore`, every request passes the policy gate (`policy-gate.ts`)
-   * before its body is decoded. Without it, no device is checked.
+   * before its body is decoded. Without it, no device is checked. Pass a gate made with `createPolicyGate`
+   * instead of options to keep a handle on it (for `interrupt`).
    */
-  readonly policy?: PolicyGateOptions;
+  readonly policy?: PolicyGateOptions | PolicyGate;
   readonly onRequest?: (log: EasRequestLog) => void;
 }
 
@@ -95,7 +102,11 @@ export function createEasHandler(
   };
   const challenge = { 'WWW-Authenticate': `Basic realm="${options.realm ?? 'easkit'}"` };
   const common = { 'MS-Server-ActiveSync': offer.serverVersion, 'Cache-Control': 'private' };
-  const gate = options.policy ? createPolicyGate(options.policy) : undefined;
+  const gate = options.policy
+    ? 'check' in options.policy
+      ? options.policy
+      : createPolicyGate(options.policy)
+    : undefined;
 
   return async (request) => {
     const started = performance.now();
@@ -169,6 +180,19 @@ export function createEasHandler(
           };
         }
       }
+      const tracked = gate?.track(identity.userId, head.deviceId, request.signal);
+      try {
+        return await run(identity, head, tracked?.signal ?? request.signal);
+      } finally {
+        tracked?.release();
+      }
+    }
+
+    async function run(
+      identity: MailboxIdentity,
+      head: EasRequestHead,
+      signal: AbortSignal | undefined,
+    ): Promise<EasHttpResponse> {
       const isWbxml = head.contentType === undefined || head.contentType.toLowerCase().includes('wbxml');
       const body = isWbxml ? decodeRequestBody(request.body, options.wbxmlLimits) : undefined;
       const handler = options.commands[head.command]!;
@@ -177,7 +201,7 @@ export function createEasHandler(
         head,
         body,
         rawBody: request.body,
-        ...(request.signal ? { signal: request.signal } : {}),
+        ...(signal ? { signal } : {}),
       });
       const answered = toResponse(result);
       if (gate) {

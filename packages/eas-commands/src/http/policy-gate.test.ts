@@ -11,7 +11,13 @@ import {
   policyOf,
 } from '../../test/provisioning.js';
 import type { EasCommandName } from './commands.js';
-import { COMMAND_STATUS_HOME, GATE_ANSWERS, type GateRefusal, refusalBody } from './policy-gate.js';
+import {
+  COMMAND_STATUS_HOME,
+  createPolicyGate,
+  GATE_ANSWERS,
+  type GateRefusal,
+  refusalBody,
+} from './policy-gate.js';
 import { atLeast } from './protocol-version.js';
 
 const ALICE = 'alice@example.com';
@@ -159,6 +165,25 @@ describe.each(['2.5', '12.1', '14.1', '16.1'] as const)(
       expect(reply.body?.name).toBe('Ping');
       expect(reply.status).toBe(7);
       await server.admin.as('root').wipe(ALICE, 'pinger');
+      expectRefused(await phone.ping(), version, 'wipe', 'Ping');
+    });
+
+    it('a wipe or a block ends a waiting Ping at once; the next Ping gets the gate’s answer', async () => {
+      const server = await start();
+      const phone = server.device('alice', 'waiting', version);
+      await phone.provision();
+      await expectFolderSyncWorks(phone);
+      let waiting = phone.ping();
+      await server.waiting(1);
+      await server.admin.as('root').block(ALICE, 'waiting');
+      expect((await waiting).status, 'the interrupted Ping asks the device to ask again').toBe(1);
+      expectRefused(await phone.ping(), version, 'blocked', 'Ping');
+      await server.admin.as('root').allow(ALICE, 'waiting');
+      waiting = phone.ping();
+      await server.waiting(1);
+      await server.admin.as('root').wipe(ALICE, 'waiting');
+      expect((await waiting).status).toBe(1);
+      expect(server.waiters.stats().waiters).toBe(0);
       expectRefused(await phone.ping(), version, 'wipe', 'Ping');
     });
 
@@ -415,6 +440,28 @@ describe('gate options', () => {
       'not-provisioned',
       'Ping',
     );
+  });
+});
+
+describe('interrupt', () => {
+  it('aborts the tracked requests of the scope only, follows the client’s signal, and forgets released ones', () => {
+    const gate = createPolicyGate({ devices: new MemoryDeviceStore() });
+    const client = new AbortController();
+    const a1 = gate.track('a', 'd1', client.signal);
+    const a2 = gate.track('a', 'd2', undefined);
+    const b1 = gate.track('b', 'd1', undefined);
+    expect(gate.interrupt({ user: 'a', deviceId: 'd1' })).toBe(1);
+    expect([a1.signal.aborted, a2.signal.aborted, b1.signal.aborted]).toEqual([true, false, false]);
+    expect(gate.interrupt({ user: 'a' })).toBe(1);
+    expect(b1.signal.aborted).toBe(false);
+    const b2 = gate.track('b', 'd2', client.signal);
+    client.abort();
+    expect(b2.signal.aborted).toBe(true);
+    for (const each of [a1, a2, b1, b2]) each.release();
+    const fresh = gate.track('c', 'd', undefined);
+    fresh.release();
+    expect(gate.interrupt()).toBe(0);
+    expect(fresh.signal.aborted).toBe(false);
   });
 });
 

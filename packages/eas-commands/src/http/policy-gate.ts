@@ -1,3 +1,4 @@
+import type { UserId } from '@easkit/mailbox';
 import {
   type Device,
   type DeviceAccess,
@@ -113,6 +114,21 @@ export type GateOutcome =
 export interface PolicyGate {
   /** Records the sighting and decides whether the request may reach its command. */
   check(identity: MailboxIdentity, head: EasRequestHead): Promise<GateOutcome>;
+  /**
+   * Gives a request that passed the gate a signal that `interrupt` can abort (it also follows `parent`, the
+   * client's own signal). Call `release` when the request is answered.
+   */
+  track(
+    user: UserId,
+    deviceId: string,
+    parent: AbortSignal | undefined,
+  ): { readonly signal: AbortSignal; release(): void };
+  /**
+   * Ends the running requests of one device, of all devices of a user (no `deviceId`), or of everyone (empty
+   * scope): a waiting Ping answers at once (Status 1), and the device's next request meets the gate. Wire it to
+   * `createDeviceAdministration({ interrupt })`. In this process only. Returns how many requests it ended.
+   */
+  interrupt(scope?: { user?: UserId; deviceId?: string }): number;
   /** Adds an answered request to the device's statistics (if enabled); never throws. */
   record(
     head: EasRequestHead,
@@ -145,6 +161,8 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
   const keyExempt = new Set<EasCommandName>(options.keyExempt ?? ['Ping']);
   const withoutPolicy = options.withoutPolicy ?? 'provision';
   const recordActivity = options.recordActivity ?? true;
+  /** user → deviceId → the controllers of that device's running requests */
+  const running = new Map<UserId, Map<string, Set<AbortController>>>();
 
   return {
     async check(identity, head) {
@@ -206,6 +224,53 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
       if (!samePolicyVersion(device.policyVersion, currentPolicyVersion(policy)))
         return refuse('policy-refresh');
       return { pass: true, device };
+    },
+
+    track(user, deviceId, parent) {
+      const controller = new AbortController();
+      const follow = () => controller.abort(parent?.reason);
+      if (parent?.aborted) follow();
+      else parent?.addEventListener('abort', follow, { once: true });
+      let perUser = running.get(user);
+      if (!perUser) {
+        perUser = new Map();
+        running.set(user, perUser);
+      }
+      let perDevice = perUser.get(deviceId);
+      if (!perDevice) {
+        perDevice = new Set();
+        perUser.set(deviceId, perDevice);
+      }
+      perDevice.add(controller);
+      return {
+        signal: controller.signal,
+        release() {
+          parent?.removeEventListener('abort', follow);
+          const users = running.get(user);
+          const set = users?.get(deviceId);
+          if (!set?.delete(controller)) return;
+          if (set.size === 0) users!.delete(deviceId);
+          if (users!.size === 0) running.delete(user);
+        },
+      };
+    },
+
+    interrupt(scope = {}) {
+      const users =
+        scope.user === undefined ? [...running.values()] : [running.get(scope.user)].filter((each) => each);
+      let ended = 0;
+      for (const perUser of users) {
+        const sets = scope.deviceId === undefined ? [...perUser!.values()] : [perUser!.get(scope.deviceId)];
+        for (const set of sets) {
+          for (const controller of set ?? []) {
+            if (!controller.signal.aborted) {
+              controller.abort(new Error('interrupted by an administrator'));
+              ended++;
+            }
+          }
+        }
+      }
+      return ended;
     },
 
     async record(head, identity, activity) {
