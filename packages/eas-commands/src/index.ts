@@ -12,11 +12,14 @@ export {
   uidOfGlobalObjectId,
 } from './calendar/invitation.js';
 export { type CalendarPart, type CalendarPartLimits, findCalendarPart } from './calendar/mime-parts.js';
+export * from './commands/attachments.js';
 export * from './commands/estimate-move.js';
 export * from './commands/find.js';
 export * from './commands/folders.js';
+export * from './commands/get-attachment.js';
 export * from './commands/index.js';
 export * from './commands/item-operations.js';
+export * from './commands/local-delivery.js';
 export * from './commands/mail-submitter.js';
 export * from './commands/meeting-response.js';
 export * from './commands/ping.js';

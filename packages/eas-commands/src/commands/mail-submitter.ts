@@ -16,7 +16,10 @@ export interface MailSubmission {
  * message or throw {@link MailSubmissionError}; a submitter never delivers part of a message and then throws.
  */
 export interface MailSubmitter {
-  /** @throws MailSubmissionError `rejected` (the relay refused it) or `unavailable` (could not reach the relay). */
+  /**
+   * @throws MailSubmissionError `rejected` (the relay refused it) or `unavailable` (could not reach the relay);
+   * InvalidMessageError; UnresolvedRecipientError (a recipient nobody can deliver to).
+   */
   submit(submission: MailSubmission): Promise<void>;
 }
 
@@ -41,6 +44,20 @@ export class InvalidMessageError extends Error {
   constructor(code: 'invalid-mime' | 'no-recipients', message: string) {
     super(message);
     this.code = code;
+  }
+}
+
+/**
+ * Recipients this server can neither deliver to nor relay for: an address in a local domain that no user owns,
+ * or a remote address when there is no relay (SendMail Status 116, MessageRecipientUnresolved). Nothing was sent.
+ */
+export class UnresolvedRecipientError extends Error {
+  override readonly name = 'UnresolvedRecipientError';
+  readonly recipients: readonly string[];
+
+  constructor(recipients: readonly string[], reason: string) {
+    super(`${reason}: ${recipients.join(', ')}`);
+    this.recipients = [...recipients];
   }
 }
 
@@ -84,6 +101,15 @@ export function smtpSubmitter(options: SmtpSubmitterOptions): MailSubmitter & { 
         });
       } catch (error) {
         const responseCode = (error as { responseCode?: unknown }).responseCode;
+        const command = (error as { command?: unknown }).command;
+        if (typeof responseCode === 'number' && responseCode >= 500 && command === 'RCPT TO') {
+          // Every recipient refused: nodemailer sends nothing when none is accepted.
+          const rejected = (error as { rejected?: unknown }).rejected;
+          throw new UnresolvedRecipientError(
+            Array.isArray(rejected) ? rejected.map(String) : [...submission.recipients],
+            `SMTP relay refused the recipients (${responseCode})`,
+          );
+        }
         if (typeof responseCode === 'number' && responseCode >= 500) {
           throw new MailSubmissionError('rejected', `SMTP relay refused the message (${responseCode})`, {
             cause: error,
@@ -178,6 +204,26 @@ export function splitMessage(mime: Uint8Array): SplitMessage {
   }
   if (fields.length === 0) throw new InvalidMessageError('invalid-mime', 'the message has no header fields');
   return { fields, body: mime.subarray(bodyStart), eol };
+}
+
+/** More multipart boundaries than this in one message is taken for a MIME bomb. */
+const MAX_BOUNDARIES = 100;
+
+/**
+ * Refuses messages whose structure is hostile before anything parses them: more than 100 multipart boundary
+ * declarations (deep nesting or a flood of parts; real mail, forwards of forwards included, stays far below).
+ * The header block limit is {@link splitMessage}'s.
+ * @throws InvalidMessageError `invalid-mime`.
+ */
+export function checkMimeStructure(mime: Uint8Array): void {
+  const text = Buffer.from(mime.buffer, mime.byteOffset, mime.byteLength).toString('latin1');
+  const pattern = /boundary\s*=/gi;
+  let count = 0;
+  while (pattern.exec(text)) {
+    if (++count > MAX_BOUNDARIES) {
+      throw new InvalidMessageError('invalid-mime', `more than ${MAX_BOUNDARIES} multipart boundaries`);
+    }
+  }
 }
 
 /** The unfolded values of every field with this name (case-insensitive). */

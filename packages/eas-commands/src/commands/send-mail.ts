@@ -12,6 +12,7 @@ import { EasHttpError } from '../http/errors.js';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { atLeast } from '../http/protocol-version.js';
 import {
+  checkMimeStructure,
   decodeEncodedWords,
   envelopeRecipients,
   headerAddresses,
@@ -23,21 +24,33 @@ import {
   type RawHeaderField,
   type SplitMessage,
   splitMessage,
+  UnresolvedRecipientError,
   withoutBcc,
 } from './mail-submitter.js';
 
 const { ComposeMail: CM } = eas;
 
-/** ComposeMail `Status` values (MS-ASCMD 2.2.2) that SendMail, SmartReply and SmartForward answer. */
+/**
+ * ComposeMail `Status` values (MS-ASCMD 2.2.2 common statuses) that SendMail, SmartReply and SmartForward
+ * answer. Not used: 113 (mailbox quota) and 115 (send quota), which need quotas this server does not keep;
+ * 117 (reply not allowed), which needs rights management.
+ */
 export const ComposeMailStatus = {
   InvalidWbxml: 102,
   InvalidXml: 103,
+  /** The MIME cannot be read: no header block, a header block over 256 KiB, too many nested multiparts. */
   InvalidMime: 107,
   ServerError: 110,
   ServerErrorRetryLater: 111,
+  /** A recipient nobody can deliver to (unknown local address, remote address without relay, RCPT refused). */
+  MessageRecipientUnresolved: 116,
   MessagePreviouslySent: 118,
   MessageHasNoRecipient: 119,
   MailSubmissionFailed: 120,
+  /** SmartReply/SmartForward could not build the message from the original. */
+  MessageReplyFailed: 121,
+  /** The outgoing message (with a forwarded original) is larger than `maxMessageBytes`. */
+  AttachmentTooLarge: 122,
   ItemNotFound: 150,
 } as const;
 export type ComposeMailStatus = (typeof ComposeMailStatus)[keyof typeof ComposeMailStatus];
@@ -53,9 +66,12 @@ const LEGACY_HTTP_STATUS: Record<ComposeMailStatus, number> = {
   107: 400,
   110: 500,
   111: 503,
+  116: 400,
   118: 200,
   119: 400,
   120: 503,
+  121: 500,
+  122: 413,
   150: 404,
 };
 
@@ -73,6 +89,8 @@ export interface SendMailOptions {
   readonly now?: () => Date;
   /** Where failures are reported (the status sent to the device says less). */
   readonly onError?: (error: unknown) => void;
+  /** The largest outgoing message, forwarded original included; larger gets Status 122. Default 32 MiB. */
+  readonly maxMessageBytes?: number;
 }
 
 type Kind = 'SendMail' | 'SmartReply' | 'SmartForward';
@@ -198,7 +216,7 @@ function composeCommand(
       // released when nothing was sent, so that the device may retry.
       if (key !== undefined) memory.add(key, now().getTime());
       try {
-        await compose(kind, services, context, request, now(), options.onError);
+        await compose(kind, services, context, request, now(), options);
       } catch (error) {
         if (key !== undefined) memory.delete(key);
         throw error;
@@ -222,6 +240,7 @@ function statusOf(error: unknown): ComposeMailStatus {
       : ComposeMailStatus.InvalidMime;
   }
   if (error instanceof MailSubmissionError) return ComposeMailStatus.MailSubmissionFailed;
+  if (error instanceof UnresolvedRecipientError) return ComposeMailStatus.MessageRecipientUnresolved;
   if (error instanceof NotFoundError && error.entity === 'item') return ComposeMailStatus.ItemNotFound;
   return ComposeMailStatus.ServerError;
 }
@@ -281,8 +300,10 @@ async function compose(
   context: EasCommandContext,
   request: ComposeRequest,
   now: Date,
-  onError: ((error: unknown) => void) | undefined,
+  options: SendMailOptions,
 ): Promise<void> {
+  const { onError } = options;
+  const maxMessageBytes = options.maxMessageBytes ?? 32 * 1024 * 1024;
   const userId = context.identity.userId;
   const { mailbox } = services;
   const user = await mailbox.getUser(userId);
@@ -305,15 +326,27 @@ async function compose(
     original = { id: item.id, data: item.data };
   }
 
+  checkMimeStructure(request.mime);
   let message = splitMessage(request.mime);
   if (original && kind === 'SmartReply') message = threadReply(message, original.data.mime);
   if (original && !request.replaceMime) {
-    message =
-      kind === 'SmartReply'
-        ? await appendQuotedOriginal(message, mailbox, userId, original)
-        : attachOriginal(message, original.data.mime);
+    try {
+      message =
+        kind === 'SmartReply'
+          ? await appendQuotedOriginal(message, mailbox, userId, original)
+          : attachOriginal(message, original.data.mime);
+    } catch (error) {
+      throw new StatusError(
+        ComposeMailStatus.MessageReplyFailed,
+        `${kind} could not use the original: ${error instanceof Error ? error.message : 'error'}`,
+      );
+    }
   }
   message = ensureHeaders(message, user.primarySmtpAddress, now);
+  const size = message.body.byteLength + message.fields.reduce((sum, entry) => sum + entry.raw.length + 2, 2);
+  if (size > maxMessageBytes) {
+    throw new StatusError(ComposeMailStatus.AttachmentTooLarge, `the message is ${size} bytes`);
+  }
 
   const recipients = envelopeRecipients(message.fields);
   if (recipients.length === 0)
