@@ -20,6 +20,7 @@ import { createNodeListener } from '../http/node-adapter.js';
 import { createEasCommands } from './index.js';
 import { deliverMessage, localDeliverySubmitter } from './local-delivery.js';
 import { type MailSubmitter, smtpSubmitter } from './mail-submitter.js';
+import type { SendMailOptions } from './send-mail.js';
 
 const { ComposeMail: CM, AirSync: AS } = eas;
 const ALICE = USERS.alice.id;
@@ -97,7 +98,10 @@ class LocalServer {
   #server: Server | undefined;
   url = '';
 
-  constructor(readonly relay?: MailSubmitter & { close?(): void }) {}
+  constructor(
+    readonly relay?: MailSubmitter & { close?(): void },
+    readonly sendMail: SendMailOptions = {},
+  ) {}
 
   async start(): Promise<this> {
     await this.mailbox.createUser({ id: ALICE, primarySmtpAddress: ALICE });
@@ -118,11 +122,10 @@ class LocalServer {
     });
     const handler = createEasHandler({
       authenticate: authenticateTestUsers,
-      commands: createEasCommands({
-        mailbox: this.mailbox,
-        syncState: new MemorySyncStateStore(),
-        submitter,
-      }),
+      commands: createEasCommands(
+        { mailbox: this.mailbox, syncState: new MemorySyncStateStore(), submitter },
+        { sendMail: this.sendMail },
+      ),
     });
     this.#server = createServer(createNodeListener({ handler, maxBodyBytes: 4 * 1024 * 1024 }));
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
@@ -522,6 +525,35 @@ References: <q-0@example.com> <q-1@example.com>`),
       { numRuns: 60 },
     );
     expect(server.errors).toEqual([]);
+  });
+});
+
+describe('message size limit', () => {
+  it('16.1: a forward that grows past maxMessageBytes gets 122 and nothing is sent; 12.1 gets HTTP 413', async () => {
+    const server = await new LocalServer(undefined, { maxMessageBytes: ORIGINAL.byteLength + 100 }).start();
+    try {
+      const original = await server.mailbox.createItem(ALICE, server.folder('alice', 'Inbox').id, {
+        class: 'Email',
+        data: { mime: ORIGINAL, dateReceived: new Date(), read: true, messageClass: 'IPM.Note' },
+      });
+      const forward = encodeMime('To: bob@example.com\nSubject: Fw', 'FYI\r\n');
+      const reply = await server
+        .device('alice', '16.1')
+        .send(
+          'SmartForward',
+          CM.SmartForward(CM.ClientId('big'), CM.Source(CM.ItemId(original.id)), CM.Mime(forward)),
+        );
+      expect(statusOf(reply)).toBe(122);
+      expect(await postRaw(server, 'SmartForward', '12.1', forward, `&ItemId=${original.id}`)).toBe(413);
+      expect(await server.items('bob', 'Inbox')).toHaveLength(0);
+      // The device's own message alone fits.
+      const plain = await server
+        .device('alice', '16.1')
+        .send('SendMail', CM.SendMail(CM.ClientId('small'), CM.Mime(forward)));
+      expect(plain.body).toBeUndefined();
+    } finally {
+      await server.stop();
+    }
   });
 });
 
