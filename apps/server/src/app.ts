@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createEasCommands, type MailSubmitter, smtpSubmitter } from '@easkit/eas-commands';
 import type { User } from '@easkit/mailbox';
 import { publishingMailbox, WaiterRegistry } from '@easkit/push';
@@ -61,8 +62,17 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
       waiters,
       devices: stores.devices,
       ...(submitter ? { submitter } : {}),
+      ...(config.validateCert
+        ? {
+            trustStore: {
+              anchors: config.validateCert.trustAnchorFiles.map(pemOrDerFile),
+              crls: config.validateCert.crlFiles.map(pemOrDerFile),
+            },
+          }
+        : {}),
     },
     {
+      meetingResponse: { replyBefore16: config.meetings.replyBefore16 },
       ping: {
         minHeartbeatSec: config.ping.minHeartbeatSec,
         maxHeartbeatSec: config.ping.maxHeartbeatSec,
@@ -103,4 +113,11 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
       return closing;
     },
   };
+}
+
+/** A certificate or CRL file: PEM text as a string (it may hold several), anything else as DER bytes. */
+function pemOrDerFile(file: string): string | Uint8Array {
+  const bytes = readFileSync(file);
+  const head = bytes.subarray(0, 64).toString('latin1');
+  return head.includes('-----BEGIN') ? bytes.toString('utf8') : new Uint8Array(bytes);
 }

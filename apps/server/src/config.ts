@@ -82,6 +82,22 @@ export const configSchema = z
         maxMessageBytes: positiveInt.default(50 * 1024 * 1024),
       })
       .prefault({}),
+    /** ValidateCert: the certificates devices' chains must end at, and offline CRLs (PEM or DER files). */
+    validateCert: z
+      .object({
+        trustAnchorFiles: z.array(z.string().min(1)).min(1),
+        crlFiles: z.array(z.string().min(1)).default([]),
+      })
+      .optional(),
+    meetings: z
+      .object({
+        /**
+         * Send the organizer an iCalendar REPLY for MeetingResponse from 12.x/14.x clients too (the spec has
+         * those clients send it themselves with SendMail; some never do).
+         */
+        replyBefore16: flag.default(true),
+      })
+      .prefault({}),
     /** The domain of bare account names (`alice`, `DOMAIN\alice`). */
     defaultDomain: z.string().min(1).default('easkit.test'),
     demo: z
