@@ -18,6 +18,7 @@ const everyId = migrations.map((migration) => migration.id);
 const withPostgres = await postgresAvailable();
 
 describe('easkit-storage-pg migrate', () => {
+  // Three PGlite start-ups from a folder: slow on a loaded machine, hence the longer timeout.
   it('migrates a PGlite data folder, and the second run finds it up to date', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'easkit-cli-'));
     try {
@@ -37,7 +38,7 @@ describe('easkit-storage-pg migrate', () => {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 
   it('answers usage errors with status 2 and the usage text', async () => {
     for (const argv of [
