@@ -77,16 +77,23 @@ if (process.argv[2] === '--instance') {
   const { Redis, createRedisPushBus } = await load();
 
   const children = Array.from({ length: INSTANCES }, (_, instance) =>
-    fork(fileURLToPath(import.meta.url), ['--instance', JSON.stringify({ instance, users, url, keyPrefix, pubsub })]),
+    fork(fileURLToPath(import.meta.url), [
+      '--instance',
+      JSON.stringify({ instance, users, url, keyPrefix, pubsub }),
+    ]),
   );
   const next = (child) => new Promise((resolve) => child.once('message', resolve));
   const ready = await Promise.all(children.map(next));
   for (const [instance, report] of ready.entries()) {
-    console.log(`instance ${instance + 1}: ${report.users} users subscribed in ${report.subscribeMs.toFixed(0)} ms`);
+    console.log(
+      `instance ${instance + 1}: ${report.users} users subscribed in ${report.subscribeMs.toFixed(0)} ms`,
+    );
   }
 
   const client = new Redis(url);
-  const bus = createRedisPushBus({ client, subscriber: new Redis(url, { lazyConnect: true }), keyPrefix, pubsub });
+  // This instance only publishes: its subscriber connection is never used, so it never connects.
+  const idle = new Redis(url, { lazyConnect: true });
+  const bus = createRedisPushBus({ client, subscriber: idle, keyPrefix, pubsub });
   const total = rate * seconds;
   const interval = 1000 / rate;
   const begin = now();
@@ -112,14 +119,18 @@ if (process.argv[2] === '--instance') {
     }),
   );
   const delays = reports.flatMap((report) => report.delays).sort((a, b) => a - b);
-  const at = (fraction) => delays[Math.min(delays.length - 1, Math.floor(fraction * delays.length))] ?? Number.NaN;
+  const at = (fraction) =>
+    delays[Math.min(delays.length - 1, Math.floor(fraction * delays.length))] ?? Number.NaN;
   console.log(
     `${pubsub} pub/sub, ${users} users on ${INSTANCES} instances, ${rate}/s for ${seconds} s: ` +
       `${delays.length} of ${total} delivered (${failed} publishes failed)`,
   );
   console.log('| p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |');
   console.log('| -------: | -------: | -------: | -------: |');
-  console.log(`| ${[at(0.5), at(0.9), at(0.99), delays.at(-1)].map((value) => value.toFixed(2)).join(' | ')} |`);
+  console.log(
+    `| ${[at(0.5), at(0.9), at(0.99), delays.at(-1)].map((value) => value.toFixed(2)).join(' | ')} |`,
+  );
   await bus.close();
   client.disconnect();
+  idle.disconnect();
 }
