@@ -175,12 +175,15 @@ export interface ItemRow {
   class: ItemClass;
   modseq: string | number;
   data: Json;
-  mime?: Uint8Array | null;
+  mime?: Uint8Array | string | null;
 }
 
-/** A plain Uint8Array copy of a driver's bytes (pg gives Buffers, which compare unlike Uint8Arrays). */
-export function plainBytes(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes);
+/**
+ * A plain Uint8Array copy of a driver's bytes (pg gives Buffers, which compare unlike Uint8Arrays), or of
+ * base64 text (how the store reads bytea on PGlite).
+ */
+export function plainBytes(bytes: Uint8Array | string): Uint8Array {
+  return new Uint8Array(typeof bytes === 'string' ? Buffer.from(bytes, 'base64') : bytes);
 }
 
 /** The StoredItem of a row: decoded data, the MIME put back, attachment references derived from the id. */

@@ -40,6 +40,7 @@ import { deriveEmailContent, readAttachmentPart } from './email-content.js';
 import {
   columnValues,
   decodeJson,
+  type EmailBodies,
   encodeJson,
   type FolderRow,
   folderFromRow,
@@ -90,9 +91,8 @@ const T = {
   ids: 'easkit_mailbox_ids',
 } as const;
 
-/** The columns that make a StoredItem, with and without the MIME. */
+/** The columns that make a StoredItem, without the MIME. */
 const ITEM_SELECT = 'id::text AS id, folder_id::text AS folder_id, class, modseq, data';
-const ITEM_SELECT_MIME = `${ITEM_SELECT}, mime`;
 
 /** Thrown inside a transaction to roll it back and run the call again (someone wrote in between). */
 class Retry extends Error {}
@@ -108,9 +108,18 @@ class Retry extends Error {}
  */
 export class PgMailboxStore implements MailboxStore {
   private readonly db: Database;
+  /**
+   * On PGlite, bytea values travel as base64 text (`encode`/`decode` in SQL): its own bytea conversion takes
+   * seconds for a 25 MB message. On PostgreSQL, `pg` sends Buffers as binary parameters and parses bytea fast.
+   */
+  private readonly base64: boolean;
+  /** The columns of a whole StoredItem, MIME included. */
+  private readonly itemSelectMime: string;
 
   constructor(options: PgMailboxStoreOptions) {
     this.db = options.database;
+    this.base64 = this.db.dialect === 'pglite';
+    this.itemSelectMime = `${ITEM_SELECT}, ${this.bytesOut('mime', 'mime')}`;
   }
 
   // Users ---------------------------------------------------------------------------------------------------
@@ -378,8 +387,7 @@ export class PgMailboxStore implements MailboxStore {
       FOLDER_TYPES_FOR[item.class],
       item.class,
       ...columnValues(columns),
-      mime,
-      ...bodyValues(content),
+      ...this.contentValues(mime, content),
     ];
     // One statement: take the modseq only if the folder exists and fits the class, then insert. If the folder
     // is deleted while this statement waits for the user's row lock, the foreign key check fails and the whole
@@ -397,7 +405,8 @@ export class PgMailboxStore implements MailboxStore {
          )
          INSERT INTO ${T.items} (user_id, id, folder_id, class, added_modseq, modseq, ${ITEM_COLUMNS.join(', ')},
                                  mime, body_plain, body_html, body_native)
-         SELECT $1, nextval('${T.ids}'), $2, $4, u.modseq, u.modseq, ${columnParams(5)}, $13, $14, $15, $16 FROM u
+         SELECT $1, nextval('${T.ids}'), $2, $4, u.modseq, u.modseq, ${columnParams(5)},
+                ${this.bytesIn(13)}, ${this.bytesIn(14)}, ${this.bytesIn(15)}, $16 FROM u
          RETURNING id::text AS id, modseq`,
         values,
       ));
@@ -430,7 +439,7 @@ export class PgMailboxStore implements MailboxStore {
         ? undefined
         : (
             await this.db.query<ItemRow>(
-              `SELECT ${ITEM_SELECT_MIME} FROM ${T.items} WHERE user_id = $1 AND id = $2`,
+              `SELECT ${this.itemSelectMime} FROM ${T.items} WHERE user_id = $1 AND id = $2`,
               [userId, key],
             )
           ).rows[0];
@@ -495,12 +504,15 @@ export class PgMailboxStore implements MailboxStore {
       try {
         return await this.mutate(userId, async (tx, modseq) => {
           const params = [userId, key, read, modseq, ...columnValues(columns)];
-          const mimeSet = mime ? ', mime = $13, body_plain = $14, body_html = $15, body_native = $16' : '';
-          if (mime) params.push(mime, ...bodyValues(content));
+          const mimeSet = mime
+            ? `, mime = ${this.bytesIn(13)}, body_plain = ${this.bytesIn(14)}, body_html = ${this.bytesIn(15)},
+               body_native = $16`
+            : '';
+          if (mime) params.push(...this.contentValues(mime, content));
           const { rows } = await tx.query<ItemRow>(
             `UPDATE ${T.items} SET modseq = $4, ${assignColumns(5)}${mimeSet}
               WHERE user_id = $1 AND id = $2 AND modseq = $3
-             RETURNING ${ITEM_SELECT_MIME}`,
+             RETURNING ${this.itemSelectMime}`,
             params,
           );
           if (!rows[0]) throw new Retry();
@@ -575,7 +587,7 @@ export class PgMailboxStore implements MailboxStore {
          )
          UPDATE ${T.items} SET id = nextval('${T.ids}'), folder_id = $3, added_modseq = $6, modseq = $6
           WHERE user_id = $1 AND id = $2
-         RETURNING ${ITEM_SELECT_MIME}`,
+         RETURNING ${this.itemSelectMime}`,
         [userId, key, destination, item.folder_id, item.added_modseq, modseq],
       );
       return itemFromRow(moved.rows[0]!);
@@ -639,7 +651,7 @@ export class PgMailboxStore implements MailboxStore {
        SELECT (SELECT modseq FROM ${T.users} WHERE id = $1) AS user_modseq,
               EXISTS (SELECT 1 FROM ${T.folders} WHERE user_id = $1 AND id = $2) AS folder_found,
               p.kind, p.pos, p.n, p.id::text AS item_id,
-              i.id::text AS id, i.folder_id::text AS folder_id, i.class, i.modseq, i.data, i.mime
+              i.id::text AS id, i.folder_id::text AS folder_id, i.class, i.modseq, i.data, ${this.bytesOut('i.mime', 'mime')}
          FROM (SELECT 1) AS head
          LEFT JOIN page p ON true
          LEFT JOIN ${T.items} i ON p.kind <> 'delete' AND p.n <= $4::int AND i.user_id = $1 AND i.id = p.id
@@ -685,13 +697,13 @@ export class PgMailboxStore implements MailboxStore {
               body: Json | null;
               native: 'plain' | 'html' | null;
               size: number | null;
-              part: Uint8Array | null;
+              part: Uint8Array | string | null;
             }>(
               `SELECT class,
                       CASE WHEN class <> 'Email' THEN data -> 'body' END AS body,
                       body_native AS native,
                       octet_length(${column}) AS size,
-                      CASE WHEN $3::int IS NULL THEN ${column} ELSE substring(${column} FROM 1 FOR $3::int + 1) END AS part
+                      ${this.bytesOut(`CASE WHEN $3::int IS NULL THEN ${column} ELSE substring(${column} FROM 1 FOR $3::int + 1) END`, 'part')}
                  FROM ${T.items} WHERE user_id = $1 AND id = $2`,
               [userId, key, validMax && validType && type !== 'rtf' ? (max ?? null) : 0],
             )
@@ -705,7 +717,7 @@ export class PgMailboxStore implements MailboxStore {
       if (type === 'rtf') throw unsupported();
       const nativeType = row.native ?? 'plain';
       const size = Number(row.size ?? 0);
-      const bytes = row.part ?? new Uint8Array(0);
+      const bytes = row.part === null ? new Uint8Array(0) : plainBytes(row.part);
       const cut = max === undefined ? bytes : cutUtf8(bytes, max);
       const truncated = max !== undefined && size > max;
       if (type === 'mime') {
@@ -733,8 +745,8 @@ export class PgMailboxStore implements MailboxStore {
       parsed === undefined || !isStorableText(userId)
         ? undefined
         : (
-            await this.db.query<{ mime: Uint8Array; listed: boolean }>(
-              `SELECT mime, jsonb_array_length(coalesce(data -> 'attachments', '[]'::jsonb)) > $3 AS listed
+            await this.db.query<{ mime: Uint8Array | string; listed: boolean }>(
+              `SELECT ${this.bytesOut('mime', 'mime')}, jsonb_array_length(coalesce(data -> 'attachments', '[]'::jsonb)) > $3 AS listed
                  FROM ${T.items} WHERE user_id = $1 AND id = $2 AND class = 'Email'`,
               [userId, parsed.key, parsed.index],
             )
@@ -769,6 +781,34 @@ export class PgMailboxStore implements MailboxStore {
 
   // Internals -----------------------------------------------------------------------------------------------
 
+  /** A bytea expression as the select list returns it (base64 text on PGlite). */
+  private bytesOut(expression: string, alias: string): string {
+    return this.base64 ? `encode(${expression}, 'base64') AS ${alias}` : `${expression} AS ${alias}`;
+  }
+
+  /** A bytea parameter as SQL reads it (sent as base64 text on PGlite). */
+  private bytesIn(index: number): string {
+    return this.base64 ? `decode($${index}::text, 'base64')` : `$${index}::bytea`;
+  }
+
+  private bytesParam(bytes: Uint8Array | null): unknown {
+    if (bytes === null) return null;
+    return this.base64
+      ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+      : bytes;
+  }
+
+  /** The values of mime, body_plain, body_html and body_native. */
+  private contentValues(mime: Uint8Array | null, content: EmailBodies | undefined): unknown[] {
+    if (mime === null || !content) return [null, null, null, null];
+    return [
+      this.bytesParam(mime),
+      this.bytesParam(encoder.encode(content.plain)),
+      this.bytesParam(encoder.encode(content.html)),
+      content.nativeType,
+    ];
+  }
+
   /**
    * Runs a mutation in a transaction that first takes the user's next modseq (and with it the lock on the
    * user's row). Anything thrown rolls the transaction back, modseq included.
@@ -799,7 +839,7 @@ export class PgMailboxStore implements MailboxStore {
           : await tx.query<ItemRow>(
               `UPDATE ${T.items} SET modseq = $3, ${assignments}
                 WHERE user_id = $1 AND id = $2 AND class = 'Email'
-               RETURNING ${ITEM_SELECT_MIME}`,
+               RETURNING ${this.itemSelectMime}`,
               [userId, key, modseq, ...extra],
             );
       if (rows[0]) return itemFromRow(rows[0]);
@@ -851,11 +891,6 @@ function assignColumns(first: number): string {
 }
 
 const encoder = new TextEncoder();
-
-function bodyValues(content: { plain: string; html: string; nativeType: string } | undefined): unknown[] {
-  if (!content) return [null, null, null];
-  return [encoder.encode(content.plain), encoder.encode(content.html), content.nativeType];
-}
 
 /** Cuts `bytes` to at most `max` bytes without splitting a UTF-8 sequence (as the in-memory store does). */
 function cutUtf8(bytes: Uint8Array, max: number): Uint8Array {
