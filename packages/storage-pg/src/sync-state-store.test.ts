@@ -1,5 +1,6 @@
-import type { CollectionState } from '@easkit/sync-state';
+import { type CollectionState, jsonCopy } from '@easkit/sync-state';
 import { runSyncStateConformance } from '@easkit/sync-state/conformance';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPGlite, freshPostgres, postgresAvailable, type TestDatabase } from '../test/databases.js';
 import { PgSyncStateStore } from './sync-state-store.js';
@@ -31,6 +32,45 @@ function suite(name: string, open: () => Promise<TestDatabase>) {
     const read = await store.get(key);
     expect(read).toEqual(state);
     expect(Object.keys(read?.confirmed.meta ?? {})).toEqual(['z', 'a', '\ud800']);
+  });
+
+  it('round-trips generated states under generated keys, exactly and apart', async () => {
+    const store = new PgSyncStateStore({ database: target.database });
+    // Key parts come from the device's request: any text PostgreSQL can hold (no U+0000).
+    const part = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((text) => !text.includes('\u0000'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(part, part, part), {
+          minLength: 1,
+          maxLength: 4,
+          selector: (key) => JSON.stringify(key),
+        }),
+        fc.jsonValue({ maxDepth: 3 }),
+        async (keys, payload) => {
+          await target.database.query('DELETE FROM easkit_sync_states');
+          const written = keys.map(([user, deviceId, collectionId], index) => ({
+            key: { user, deviceId, collectionId },
+            state: {
+              confirmed: { syncKey: `e${index}-1`, cursor: index, meta: { payload } as never },
+              pending: null,
+              options: { index, payload } as never,
+            } satisfies CollectionState,
+          }));
+          for (const { key, state } of written)
+            expect(await store.compareAndSet(key, null, state)).toBe(true);
+          for (const { key, state } of written) {
+            // Compared as JSON text: key order and every string kept, -0 written as JSON writes it.
+            expect(JSON.stringify(await store.get(key))).toBe(JSON.stringify(jsonCopy(state)));
+            const listed = await store.listCollections(key.user, key.deviceId);
+            const expected = written
+              .filter((other) => other.key.user === key.user && other.key.deviceId === key.deviceId)
+              .map((other) => other.key.collectionId);
+            expect([...listed].sort()).toEqual([...expected].sort());
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('refuses a state that is not JSON-able with a TypeError and writes nothing', async () => {
