@@ -167,6 +167,36 @@ describe.skipIf(!available)('RedisPushBus on a private redis-server that goes aw
     assert.deepEqual(events[1], { user: 'alice@example.com', folderIds: ['after'] });
   });
 
+  it('retries the re-subscribe with back-off while Redis refuses it, then re-checks', async () => {
+    server = await PrivateRedis.start();
+    const keyPrefix = 'backoff:';
+    const subscriber = open(server.url);
+    const subscriberId = await subscriber.client('ID');
+    const refusals: unknown[] = [];
+    const bus = createRedisPushBus({
+      client: open(server.url),
+      subscriber,
+      keyPrefix,
+      resubscribeBackoffMs: { initial: 5, max: 20 },
+      onBackendError: (error) => refusals.push(error),
+    });
+    buses.push(bus);
+    const events: PushEvent[] = [];
+    await bus.subscribe('alice@example.com', (event) => {
+      events.push(event);
+    });
+    const admin = open(server.url);
+    await admin.call('ACL', 'SETUSER', 'default', '-ssubscribe');
+    await admin.call('CLIENT', 'KILL', 'ID', String(subscriberId));
+    await until(() => refusals.length >= 3, 'three refused re-subscribes');
+    assert.equal(bus.stats().resyncs, 0);
+    await admin.call('ACL', 'SETUSER', 'default', '+ssubscribe');
+    await until(() => bus.stats().resyncs === 1, 'the resync once Redis accepts');
+    assert.deepEqual(events, [{ user: 'alice@example.com', folderIds: [] }]);
+    await admin.spublish(`${keyPrefix}push{"alice@example.com"}`, '["after"]');
+    await until(() => events.length === 2, 'the publish after the refusals');
+  });
+
   it('after CLIENT KILL of the subscriber connection every subscriber re-checks, and later publishes arrive', async () => {
     server = await PrivateRedis.start();
     const keyPrefix = 'kill:';

@@ -17,8 +17,9 @@ export interface RedisPushBusOptions {
   /** Publishes and runs the claim script. A connection the application made; the bus never closes it. */
   client: RedisClient;
   /**
-   * A connection for the bus alone: it is put in subscriber mode. The application made it and closes it after
-   * `close()`. Keep ioredis' reconnect on (its default `retryStrategy` backs off from 50 ms to 2 s).
+   * A connection for the bus alone: it is put in subscriber mode, and its `autoResubscribe` is turned off (the
+   * bus re-subscribes itself). The application made it and closes it after `close()`. Keep ioredis' reconnect
+   * on (its default `retryStrategy` backs off from 50 ms to 2 s).
    */
   subscriber: Redis;
   /** Starts every channel and key, e.g. `easkit:`. No braces. Instances that share a prefix share events. */
@@ -129,6 +130,10 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 2000;
     this.#backoff = options.resubscribeBackoffMs ?? { initial: 50, max: 5000 };
     this.#claimTtlSeconds = options.claimTtlSeconds ?? 86_400;
+    // The bus subscribes its channels again itself after a reconnect (and so knows when that is done). ioredis'
+    // own re-subscribe would only duplicate it, and when Redis refuses it, it leaves an unhandled rejection,
+    // which ends a Node process by default. The connection is the bus's alone, so the bus turns that off.
+    this.#subscriber.options.autoResubscribe = false;
     this.#subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onMessage);
     this.#subscriber.on('close', this.#onClose);
     this.#subscriber.on('ready', this.#onReady);
