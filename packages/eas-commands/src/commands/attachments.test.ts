@@ -154,7 +154,7 @@ describe('16.x attachments through Sync, fetched by ItemOperations and GetAttach
 
     // Delete a1, add a3 and edit the subject in one Change: the response maps a3; a2 and the body survive.
     const third = randomBytes(40);
-    const changed = await syncCollection(phone, drafts, key, [
+    const change = [
       AS.Commands(
         AS.Change(
           AS.ServerId(serverId),
@@ -164,7 +164,10 @@ describe('16.x attachments through Sync, fetched by ItemOperations and GetAttach
           ),
         ),
       ),
-    ]);
+    ];
+    await syncCollection(phone, drafts, key, change);
+    // The response is lost and the device sends the same request with the same key: a3 is not added twice.
+    const changed = await syncCollection(phone, drafts, key, change);
     key = changed.textOf('SyncKey')!;
     const changeResponse = changed.child('Responses')!.child('Change')!;
     expect(changeResponse.intOf('Status')).toBe(1);

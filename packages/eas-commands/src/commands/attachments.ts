@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type AttachmentClientId,
   type AttachmentContent,
   type AttachmentInfo,
   type AttachmentMethod,
   type CalendarAttachment,
+  type EmailData,
   type MailboxStore,
   NotFoundError,
   type UserId,
@@ -233,19 +235,31 @@ export function addedAttachmentsElement(added: readonly AddedAttachment[]): Wbxm
   );
 }
 
+/** What composing a draft again needs, from {@link draftAttachmentsAfter}. */
+export interface DraftAttachmentPlan {
+  /** Every attachment of the new MIME, in order: the kept ones (bytes read back), then the new ones. */
+  readonly attachments: DraftAttachment[];
+  /** For {@link matchAddedAttachments}: the kept attachments no resent Add claims, and the Adds to answer. */
+  readonly kept: AttachmentInfo[];
+  readonly adds: AttachmentAdd[];
+  /** The draft's `attachmentClientIds` after the change. */
+  readonly clientIds: AttachmentClientId[];
+}
+
 /**
  * A draft's attachments after the device's changes, ready to compose its MIME again: the ones it keeps, with
  * their bytes read back from the store, then the added ones. Deletes of references the draft does not hold are
- * ignored. `kept` is the stored metadata of the kept ones, for {@link matchAddedAttachments}.
+ * ignored; an Add whose ClientId the draft already records (a request resent after a lost response) is not
+ * added again but answered with the attachment it added the first time.
  */
 export async function draftAttachmentsAfter(
   mailbox: MailboxStore,
   user: UserId,
-  current: readonly AttachmentInfo[] | undefined,
+  current: Pick<EmailData, 'attachments' | 'attachmentClientIds'>,
   changes: AttachmentChanges | undefined,
-): Promise<{ attachments: DraftAttachment[]; kept: AttachmentInfo[] }> {
+): Promise<DraftAttachmentPlan> {
   const deleted = new Set(changes?.deletes ?? []);
-  const kept = (current ?? []).filter((attachment) => !deleted.has(attachment.fileReference));
+  const kept = (current.attachments ?? []).filter((attachment) => !deleted.has(attachment.fileReference));
   const attachments: DraftAttachment[] = [];
   for (const info of kept) {
     const content = await mailbox.readAttachment(user, info.fileReference);
@@ -258,6 +272,38 @@ export async function draftAttachmentsAfter(
       ...(info.isInline ? { isInline: true } : {}),
     });
   }
-  attachments.push(...(changes?.adds ?? []));
-  return { attachments, kept };
+  // Recorded ClientIds stay while an attachment of that name and size is kept.
+  const unclaimed = [...kept];
+  const claim = (name: string, size: number): AttachmentInfo | undefined => {
+    const index = unclaimed.findIndex((a) => a.displayName === name && a.estimatedDataSize === size);
+    return index < 0 ? undefined : unclaimed.splice(index, 1)[0];
+  };
+  const clientIds: AttachmentClientId[] = [];
+  for (const entry of current.attachmentClientIds ?? []) {
+    if (claim(entry.displayName, entry.estimatedDataSize)) clientIds.push(entry);
+  }
+  const adds: AttachmentAdd[] = [];
+  const fresh: AttachmentAdd[] = [];
+  for (const add of changes?.adds ?? []) {
+    adds.push(add);
+    if (clientIds.some((entry) => entry.clientId === add.clientId)) continue;
+    fresh.push(add);
+    clientIds.push({
+      clientId: add.clientId,
+      displayName: add.displayName,
+      estimatedDataSize: add.content.byteLength,
+    });
+  }
+  attachments.push(...fresh);
+  // A resent Add answers with the kept attachment it names, so that one leaves the "kept" side of the match.
+  const answered = new Set(adds.filter((add) => !fresh.includes(add)).map((add) => add.clientId));
+  const keptForMatch = [...kept];
+  for (const entry of clientIds) {
+    if (!answered.has(entry.clientId)) continue;
+    const index = keptForMatch.findIndex(
+      (a) => a.displayName === entry.displayName && a.estimatedDataSize === entry.estimatedDataSize,
+    );
+    if (index >= 0) keptForMatch.splice(index, 1);
+  }
+  return { attachments, kept: keptForMatch, adds, clientIds };
 }

@@ -100,6 +100,17 @@ export interface AttachmentInfo {
   umAttOrder?: number;
 }
 
+/**
+ * Which attachment of a 16.x draft a device added under which `airsyncbase:ClientId`, so that an Add resent
+ * after a lost response is recognised. Attachments are named by name and size, since their file references are
+ * derived by the store and may change when the draft's MIME is composed again.
+ */
+export interface AttachmentClientId {
+  clientId: string;
+  displayName: string;
+  estimatedDataSize: number;
+}
+
 /** `email2:LastVerbExecuted`: 0 unknown, 1 replied to sender, 2 replied to all, 3 forwarded. */
 export type LastVerb = 0 | 1 | 2 | 3;
 
@@ -144,6 +155,8 @@ export interface EmailData {
   meetingRequest?: MeetingRequest;
   /** Derived from `mime` by the store; values given by callers are replaced. */
   attachments?: AttachmentInfo[];
+  /** 16.x drafts: the ClientIds under which the device added attachments (kept by the EAS layer). */
+  attachmentClientIds?: AttachmentClientId[];
   /** A short plain-text preview (`airsyncbase:Preview`, ≤ 255 characters). */
   preview?: string;
   /** `email2:UmCallerID` (voicemail). */
