@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  type AttachmentInfo,
   type EmailData,
   type Folder,
   type FolderId,
@@ -43,6 +42,7 @@ import {
   type AttachmentChanges,
   addedAttachmentsElement,
   changeCalendarAttachments,
+  type DraftAttachmentPlan,
   draftAttachmentsAfter,
   matchAddedAttachments,
   readAttachmentChanges,
@@ -670,6 +670,13 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
               ...draftFields(draft),
               ...(attachmentChanges?.adds.length ? { attachments: attachmentChanges.adds } : {}),
             });
+            if (attachmentChanges?.adds.length) {
+              data.attachmentClientIds = attachmentChanges.adds.map((add) => ({
+                clientId: add.clientId,
+                displayName: add.displayName,
+                estimatedDataSize: add.content.byteLength,
+              }));
+            }
             const created = await services.mailbox.createItem(user, folder.id, { class: 'Email', data });
             ownModseqs.add(created.modseq);
             clientAdds[clientId] = created.id;
@@ -737,7 +744,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         item: StoredItem & { class: 'Email' },
         parsed: ParsedApplicationData<'Email'>,
         attachmentChanges?: AttachmentChanges,
-      ): Promise<{ data: EmailData; kept: AttachmentInfo[] }> {
+      ): Promise<{ data: EmailData; plan: DraftAttachmentPlan }> {
         const current = item.data;
         let body = parsed.draftBody;
         if (!body) {
@@ -748,12 +755,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           body = { type, data: (await services.mailbox.readBody(user, item.id, { type })).data as string };
         }
         // The draft's attachments survive every edit; the device's Attachments Add/Delete change them.
-        const { attachments, kept } = await draftAttachmentsAfter(
-          services.mailbox,
-          user,
-          current.attachments,
-          attachmentChanges,
-        );
+        const plan = await draftAttachmentsAfter(services.mailbox, user, current, attachmentChanges);
+        const { attachments } = plan;
         const data = await composeDraft({
           from: current.from ?? { address: identity.addresses[0] ?? user },
           ...(current.to ? { to: current.to } : {}),
@@ -765,7 +768,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           body,
           ...(attachments.length ? { attachments } : {}),
         });
-        return { data, kept };
+        if (plan.clientIds.length) data.attachmentClientIds = plan.clientIds;
+        return { data, plan };
       }
 
       async function clientChange(
@@ -818,14 +822,15 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
               );
               updated = await services.mailbox.updateItem(user, item.id, {
                 class: 'Email',
-                data: recomposed.data,
+                // attachmentClientIds given even when absent, so that the old list is replaced.
+                data: { ...recomposed.data, attachmentClientIds: recomposed.data.attachmentClientIds },
               });
               ownModseqs.add(updated.modseq);
               if (attachmentChanges && updated.class === 'Email') {
                 attachments = matchAddedAttachments(
                   updated.data.attachments,
-                  recomposed.kept,
-                  attachmentChanges.adds,
+                  recomposed.plan.kept,
+                  recomposed.plan.adds,
                 );
               }
             }
