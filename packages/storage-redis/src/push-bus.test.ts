@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { FolderId } from '@easkit/mailbox';
 import { type PushBus, type PushEvent, WaiterRegistry, type WaitOutcome } from '@easkit/push';
 import { runPushBusConformance } from '@easkit/push/conformance';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, it } from 'vitest';
 import { cleanPrefix, connect, PrivateRedis, redisAvailable, testPrefix, until } from '../test/redis.js';
@@ -75,6 +76,37 @@ describe.skipIf(!available)('RedisPushBus', () => {
       capabilities: { immediateDelivery: false },
     });
   }
+
+  it('keeps generated users apart and carries generated folder ids exactly (braces, quotes, lone surrogates)', async () => {
+    const keyPrefix = `${prefix}generated:`;
+    const [one, two] = [instance(keyPrefix), instance(keyPrefix)];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), {
+          minLength: 2,
+          maxLength: 4,
+        }),
+        fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { maxLength: 4 }),
+        async (users, folderIds) => {
+          const received = new Map<string, PushEvent[]>(users.map((user) => [user, []]));
+          const ends = await Promise.all(
+            users.map((user) => two.subscribe(user, (event) => void received.get(user)!.push(event))),
+          );
+          for (const user of users) await one.publish(user, [...folderIds, user]);
+          await until(
+            () => [...received.values()].every((events) => events.length >= 1),
+            'one event per user',
+          );
+          for (const [user, events] of received) {
+            assert.deepEqual(events, [{ user, folderIds: [...folderIds, user] }]);
+          }
+          for (const end of ends) await end();
+        },
+      ),
+      { numRuns: 25 },
+    );
+    assert.equal(two.stats().users, 0);
+  });
 
   it('subscribes to a user only while it has subscriptions or claims', async () => {
     const bus = instance(`${prefix}lifecycle:`);
