@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { createEasCommands, type MailSubmitter, smtpSubmitter } from '@easkit/eas-commands';
+import { createEasCommands, createPolicyGate, type MailSubmitter, smtpSubmitter } from '@easkit/eas-commands';
 import type { User } from '@easkit/mailbox';
+import { createDeviceAdministration, type DeviceAdministration } from '@easkit/policy';
 import { publishingMailbox, WaiterRegistry } from '@easkit/push';
 import type { Logger } from 'pino';
+import { adminApi } from './admin-api.js';
 import type { ServerConfig } from './config.js';
+import { DeviceRequestLog } from './device-log.js';
 import { type LoginThrottle, MemoryLoginThrottle } from './lockout.js';
 import { ServerMetrics } from './metrics.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
@@ -17,6 +20,8 @@ export interface EasApp {
   readonly metrics: ServerMetrics;
   /** Account passwords (scrypt hashes). */
   readonly passwords: PasswordDirectory;
+  /** Device and policy administration (also behind the admin API). */
+  readonly administration: DeviceAdministration;
   /** The demo account and its password, when one was created by this start. */
   readonly demo?: { user: User; password: string; generated: boolean };
   /** Answers waiting requests, stops listening, closes the stores. */
@@ -86,6 +91,12 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
       },
     },
   );
+  const gate = createPolicyGate({ devices: stores.devices, withoutPolicy: config.policy.withoutPolicy });
+  const administration = createDeviceAdministration({
+    devices: stores.devices,
+    interrupt: (scope) => gate.interrupt(scope),
+  });
+  const deviceLog = new DeviceRequestLog();
   const running = await startEasServer({
     config,
     mailbox,
@@ -95,6 +106,22 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     metrics,
     throttle,
     ready: () => stores.ready(),
+    policy: gate,
+    onRequest: (entry) => deviceLog.record(entry),
+    routes: config.admin.token
+      ? [
+          adminApi({
+            token: config.admin.token,
+            mailbox,
+            passwords,
+            devices: stores.devices,
+            administration,
+            syncState: stores.syncState,
+            deviceLog,
+            logger,
+          }),
+        ]
+      : [],
   });
   let closing: Promise<void> | undefined;
   return {
@@ -102,6 +129,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     stores,
     metrics,
     passwords,
+    administration,
     ...(demo ? { demo } : {}),
     close() {
       closing ??= (async () => {

@@ -89,6 +89,15 @@ export const configSchema = z
         crlFiles: z.array(z.string().min(1)).default([]),
       })
       .optional(),
+    policy: z
+      .object({
+        /**
+         * With no policy configured for a user or as the default: `provision` has devices provision the built-in
+         * default policy before they sync (what Exchange does); `skip` lets them sync without a policy key.
+         */
+        withoutPolicy: z.enum(['provision', 'skip']).default('provision'),
+      })
+      .prefault({}),
     meetings: z
       .object({
         /**

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MemoryMailboxStore } from '@easkit/mailbox';
-import { decode, eas, encode, type WbxmlElement } from '@easkit/wbxml';
+import { eas, type WbxmlElement } from '@easkit/wbxml';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestDevice } from '../test/device.js';
 import { configFromEnv } from './config.js';
 import { PasswordDirectory } from './passwords.js';
 import { seedDemoMailbox } from './seed.js';
@@ -129,19 +130,9 @@ describe('easkit-server (the built entry point)', () => {
     });
     const url = /listening on (http:\/\/\S+)/.exec(output)![1]!;
     const { AirSync: AS, FolderHierarchy: FH, Ping: P } = eas;
-    const send = async (command: string, body: WbxmlElement) => {
-      const response = await fetch(`${url}?Cmd=${command}&User=demo&DeviceId=sigterm&DeviceType=iPhone`, {
-        method: 'POST',
-        headers: {
-          Authorization: basic('demo', 'pw'),
-          'MS-ASProtocolVersion': '14.1',
-          'Content-Type': 'application/vnd.ms-sync.wbxml',
-        },
-        body: encode(body),
-      });
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      return bytes.length ? decode(bytes) : undefined;
-    };
+    const device = new TestDevice(url.replace(/\/Microsoft-Server-ActiveSync$/, ''), 'demo', 'pw', 'sigterm');
+    await device.provision();
+    const send = async (command: string, body: WbxmlElement) => (await device.send(command, body)).body;
     const hierarchy = await send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
     const inbox = hierarchy!
       .require('Changes')

@@ -13,6 +13,7 @@ import {
   type EasCommandHandler,
   type EasCommandName,
   type EasRequestLog,
+  type PolicyGate,
   parseEasQuery,
 } from '@easkit/eas-commands';
 import type { MailboxStore } from '@easkit/mailbox';
@@ -44,6 +45,10 @@ export interface EasServerParts {
   /** `/readyz`: resolves when the stores answer, rejects (503) when not. */
   readonly ready?: () => Promise<void>;
   readonly routes?: readonly ExtraRoute[];
+  /** Provisioning enforcement (policy keys, access, wipe) in front of every command. */
+  readonly policy?: PolicyGate;
+  /** Sees every EAS request's log entry (the per-device request log). */
+  readonly onRequest?: (entry: EasRequestLog) => void;
 }
 
 export interface RunningServer {
@@ -146,9 +151,11 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
   const handler = createEasHandler({
     authenticate,
     commands: parts.commands,
+    ...(parts.policy ? { policy: parts.policy } : {}),
     onRequest: (entry) => {
       logRequest(logger, entry);
       metrics?.request(entry);
+      parts.onRequest?.(entry);
     },
   });
   const easListener = createNodeListener({
