@@ -26,6 +26,7 @@ export {
   type PgPushBusOptions,
   type PgPushBusStats,
   pushPayload,
+  setMailboxPushTrigger,
   userHash,
 } from './push-bus.js';
 export { PgSyncStateStore, type PgSyncStateStoreOptions } from './sync-state-store.js';

@@ -5,7 +5,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPGlite, freshPostgres, postgresAvailable, type TestDatabase } from '../test/databases.js';
 import { type Database, postgresDatabase } from './database.js';
-import { MAX_PUSH_PAYLOAD_BYTES, notifyPush, PgPushBus, pushPayload, userHash } from './push-bus.js';
+import { PgMailboxStore } from './mailbox-store.js';
+import {
+  MAX_PUSH_PAYLOAD_BYTES,
+  notifyPush,
+  PgPushBus,
+  pushPayload,
+  setMailboxPushTrigger,
+  userHash,
+} from './push-bus.js';
 
 /** A channel no other check listens on. */
 function freshChannel(): string {
@@ -138,6 +146,47 @@ function behaviour(open: () => Promise<TestDatabase>) {
       expect(alice.folders()).toEqual([[], ['marker']]);
       expect(bus.stats()).toMatchObject({ users: 1, subscriptions: 1, listening: true, malformed: 5 });
     } finally {
+      await bus.close();
+    }
+  });
+
+  it('with the mailbox trigger turned on, any change of a mailbox wakes its user once per transaction', async () => {
+    const user = 'trigger@example.com';
+    const bus = new PgPushBus({ database: target.database });
+    const mailbox = new PgMailboxStore({ database: target.database });
+    try {
+      await mailbox.createUser({ id: user, primarySmtpAddress: user });
+      const seen = recorder();
+      await bus.subscribe(user, seen.listener);
+      const folder = (displayName: string) =>
+        mailbox.createFolder(user, { parentId: '0', displayName, type: 12 });
+      const marker = async (name: string) => {
+        await bus.publish(user, [name]);
+        await until(() => seen.hasMarker(name), name);
+      };
+
+      await folder('while off');
+      await marker('off');
+      expect(seen.folders()).toEqual([['off']]);
+
+      await setMailboxPushTrigger(target.database, true);
+      await setMailboxPushTrigger(target.database, true);
+      await folder('through easkit');
+      // Another program, three writes in one transaction.
+      await target.database.transaction(async (tx) => {
+        for (let index = 0; index < 3; index++) {
+          await tx.query('UPDATE easkit_mailbox_users SET modseq = modseq + 1 WHERE id = $1', [user]);
+        }
+      });
+      await marker('on');
+      expect(seen.folders()).toEqual([['off'], [], [], ['on']]);
+
+      await setMailboxPushTrigger(target.database, false);
+      await folder('off again');
+      await marker('off again');
+      expect(seen.folders()).toEqual([['off'], [], [], ['on'], ['off again']]);
+    } finally {
+      await setMailboxPushTrigger(target.database, false);
       await bus.close();
     }
   });

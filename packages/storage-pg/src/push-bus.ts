@@ -61,6 +61,21 @@ export async function notifyPush(
   await executor.query('SELECT pg_notify($1, $2)', [channel, pushPayload(user, folderIds)]);
 }
 
+/**
+ * Turns on (or off) the trigger that wakes a user's devices whenever their mailbox modseq moves, whoever wrote
+ * the change: for deployments where other programs write the mailbox tables directly (migration
+ * `0005_mailbox_push` explains the trade-off). Idempotent. The wake-ups carry an empty folder list and go to the
+ * default channel `easkit_push`.
+ */
+export async function setMailboxPushTrigger(executor: SqlExecutor, enabled: boolean): Promise<void> {
+  await executor.query(
+    enabled
+      ? `CREATE OR REPLACE TRIGGER easkit_mailbox_push AFTER UPDATE OF modseq ON easkit_mailbox_users
+           FOR EACH ROW WHEN (NEW.modseq IS DISTINCT FROM OLD.modseq) EXECUTE FUNCTION easkit_mailbox_push()`
+      : 'DROP TRIGGER IF EXISTS easkit_mailbox_push ON easkit_mailbox_users',
+  );
+}
+
 export interface PgPushBusOptions {
   /** The database every instance shares. The bus opens one LISTEN connection on it, on the first subscribe. */
   database: Database;

@@ -2,6 +2,7 @@ import { mailboxMigration } from './0001_mailbox.js';
 import { syncStateMigration } from './0002_sync_state.js';
 import { devicesMigration } from './0003_devices.js';
 import { pushMigration } from './0004_push.js';
+import { mailboxPushMigration } from './0005_mailbox_push.js';
 
 /**
  * The schema, as an ordered list of forward-only migrations. A migration is never edited once released: a
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   syncStateMigration,
   devicesMigration,
   pushMigration,
+  mailboxPushMigration,
 ];
