@@ -272,9 +272,12 @@ export class MemoryMailboxStore implements MailboxStore {
         // Keep the stored bytes themselves (not the copy the merge made), so derived bodies stay valid.
         merged.data.mime = current.data.mime;
       }
-      if (!mimeChanged && current.class === 'Email' && current.data.attachments !== undefined) {
-        merged.data.attachments = clone(current.data.attachments);
-      } else delete merged.data.attachments;
+      // New MIME: the attachments were just derived from it (as on create). Same MIME: keep the stored list.
+      if (!mimeChanged) {
+        if (current.class === 'Email' && current.data.attachments !== undefined) {
+          merged.data.attachments = clone(current.data.attachments);
+        } else delete merged.data.attachments;
+      }
     }
     // Parsing may have yielded: re-read the item and apply the precondition at the moment of the write.
     const latest = this.item(s, itemId);

@@ -284,7 +284,9 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     let watched = first.watched;
     const mine: HangingSync = { abandoned: false, stop: new AbortController() };
     hanging.set(deviceKey, mine);
-    const waitSignal = context.signal ? AbortSignal.any([context.signal, mine.stop.signal]) : mine.stop.signal;
+    const waitSignal = context.signal
+      ? AbortSignal.any([context.signal, mine.stop.signal])
+      : mine.stop.signal;
     try {
       return await hang(waiters, hangMs);
     } finally {

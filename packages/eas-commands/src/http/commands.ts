@@ -6,7 +6,7 @@ export const EAS_COMMANDS = [
   { name: 'SendMail', code: 1, since: '2.5' },
   { name: 'SmartForward', code: 2, since: '2.5' },
   { name: 'SmartReply', code: 3, since: '2.5' },
-  { name: 'GetAttachment', code: 4, since: '2.5', until: '14.1' },
+  { name: 'GetAttachment', code: 4, since: '2.5', until: '12.1' },
   { name: 'FolderSync', code: 9, since: '2.5' },
   { name: 'FolderCreate', code: 10, since: '2.5' },
   { name: 'FolderDelete', code: 11, since: '2.5' },
