@@ -11,6 +11,8 @@ export {
 export { createRedisDeviceStore, RedisDeviceStore, type RedisDeviceStoreOptions } from './device-store.js';
 export {
   createRedisPushBus,
+  type InterruptRelay,
+  type InterruptScope,
   RedisPushBus,
   type RedisPushBusOptions,
   type RedisPushBusStats,

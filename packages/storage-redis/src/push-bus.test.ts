@@ -166,6 +166,31 @@ describe.skipIf(!available)('RedisPushBus', () => {
   });
 });
 
+describe.skipIf(!available)('RedisPushBus.relayInterrupts', () => {
+  it('carries an administrator’s interrupt to every instance, and stops with the relay', async () => {
+    const keyPrefix = `${prefix}interrupt:`;
+    const buses3 = [instance(keyPrefix), instance(keyPrefix), instance(keyPrefix)];
+    const seen: Array<Array<{ user?: string; deviceId?: string }>> = [[], [], []];
+    const relays = await Promise.all(
+      buses3.map((bus, index) => bus.relayInterrupts((scope) => seen[index]!.push(scope))),
+    );
+    const channel = `${keyPrefix}interrupt`;
+    const listeners = async () =>
+      ((await admin!.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
+    assert.equal(await listeners(), 3);
+    await relays[0]!.interrupt({ user: 'alice@example.com', deviceId: 'phone' });
+    await relays[2]!.interrupt({});
+    await until(() => seen.every((each) => each.length === 2), 'both interrupts on every instance');
+    for (const each of seen) assert.deepEqual(each, [{ user: 'alice@example.com', deviceId: 'phone' }, {}]);
+    await relays[1]!.stop();
+    await relays[1]!.stop();
+    assert.equal(await listeners(), 2);
+    await relays[0]!.interrupt({ user: 'bob@example.com' });
+    await until(() => seen[0]!.length === 3 && seen[2]!.length === 3, 'the third interrupt');
+    assert.equal(seen[1]!.length, 2, 'a stopped relay hears nothing');
+  });
+});
+
 describe.skipIf(!available)('RedisPushBus on a private redis-server that goes away', () => {
   let server: PrivateRedis | undefined;
   afterEach(async () => {
@@ -243,6 +268,9 @@ describe.skipIf(!available)('RedisPushBus on a private redis-server that goes aw
     });
     const claimed: string[] = [];
     await two.claim('alice@example.com', 'phone', () => claimed.push('phone'));
+    const heard: unknown[] = [];
+    await two.relayInterrupts((scope) => heard.push(scope));
+    const sender = await one.relayInterrupts(() => {});
     const killer = open(server.url);
     // A claim of the device made elsewhere while the subscriber is away is found stored after the reconnect.
     assert.equal(await killer.call('CLIENT', 'KILL', 'ID', String(subscriberId)), 1);
@@ -253,6 +281,8 @@ describe.skipIf(!available)('RedisPushBus on a private redis-server that goes aw
     await until(() => claimed.length === 1, 'the claim made during the gap to supersede');
     await one.publish('alice@example.com', ['after']);
     await until(() => events.length === 2, 'the publish after the kill');
+    await sender.interrupt({ user: 'alice@example.com' });
+    await until(() => heard.length === 1, 'an interrupt after the kill');
     assert.deepEqual(events[1], { user: 'alice@example.com', folderIds: ['after'] });
   });
 });

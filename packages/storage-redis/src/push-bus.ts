@@ -44,6 +44,20 @@ export interface RedisPushBusOptions {
   claimTtlSeconds?: number;
 }
 
+/** Whose requests an administrator's action ends: one device, all devices of a user, or (empty) everyone. */
+export interface InterruptScope {
+  user?: UserId;
+  deviceId?: string;
+}
+
+/** Carries interrupts to every instance of the prefix; see `RedisPushBus.relayInterrupts`. */
+export interface InterruptRelay {
+  /** Sends `scope` to every instance that relays interrupts, this one included. */
+  interrupt(scope: InterruptScope): Promise<void>;
+  /** Stops calling this relay's local handler. Idempotent. */
+  stop(): Promise<void>;
+}
+
 /** What a bus holds right now; for tests, health pages and leak checks. */
 export interface RedisPushBusStats {
   /** Users whose channel this instance subscribes to (each with at least one subscription or claim). */
@@ -106,6 +120,9 @@ export class RedisPushBus implements PushBus, DeviceClaims {
   readonly #backoff: { initial: number; max: number };
   readonly #claimTtlSeconds: number;
   readonly #channels = new Map<string, Channel>();
+  readonly #interruptHandlers = new Set<(scope: InterruptScope) => void>();
+  /** The SUBSCRIBE of the interrupt channel while a relay is active. */
+  #interruptReady: Promise<void> | undefined;
   readonly #onMessage = (channel: string, message: string) => this.#receive(channel, message);
   readonly #onClose = () => {
     this.#disconnected = true;
@@ -208,6 +225,55 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     return release;
   }
 
+  /**
+   * Relays the policy gate's `interrupt` (which ends a device's running requests, its waiting Ping above all,
+   * after an administrator blocked, wiped or removed it) to every server instance of this prefix:
+   *
+   * ```ts
+   * const relay = await bus.relayInterrupts((scope) => gate.interrupt(scope));
+   * createDeviceAdministration({ devices, interrupt: (scope) => void relay.interrupt(scope) });
+   * ```
+   *
+   * One channel (`<prefix>interrupt`) for the whole deployment, subscribed while a relay is active. An interrupt
+   * sent while an instance cannot hear Redis is lost for that instance: its Pings end at their heartbeat, and
+   * the gate refuses the device's next request anyway.
+   */
+  async relayInterrupts(local: (scope: InterruptScope) => void): Promise<InterruptRelay> {
+    if (this.#closed) throw new PushBusClosedError('subscribe');
+    if (typeof local !== 'function') throw new TypeError('the local interrupt handler must be a function');
+    const name = this.#interruptChannel();
+    if (this.#interruptHandlers.size === 0 || this.#interruptReady === undefined) {
+      this.#interruptReady = this.#subscribeCommand(name);
+    }
+    const handler = (scope: InterruptScope) => local(scope);
+    this.#interruptHandlers.add(handler);
+    try {
+      await this.#interruptReady;
+    } catch (error) {
+      this.#interruptHandlers.delete(handler);
+      if (this.#interruptHandlers.size === 0) this.#interruptReady = undefined;
+      throw error;
+    }
+    return {
+      interrupt: async (scope) => {
+        if (this.#closed) throw new PushBusClosedError('publish');
+        const message: InterruptScope = {};
+        if (scope.user !== undefined) message.user = scope.user;
+        if (scope.deviceId !== undefined) message.deviceId = scope.deviceId;
+        const payload = JSON.stringify(message);
+        const sent = this.#sharded
+          ? this.#client.spublish(name, payload)
+          : this.#client.publish(name, payload);
+        await withTimeout(sent, this.#publishTimeoutMs, `publish to ${name}`);
+      },
+      stop: async () => {
+        if (!this.#interruptHandlers.delete(handler) || this.#interruptHandlers.size > 0) return;
+        this.#interruptReady = undefined;
+        if (!this.#closed) await this.#unsubscribeCommand(name);
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -216,6 +282,9 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     this.#subscriber.off('close', this.#onClose);
     this.#subscriber.off('ready', this.#onReady);
     const names = [...this.#channels.keys()];
+    if (this.#interruptHandlers.size > 0) names.push(this.#interruptChannel());
+    this.#interruptHandlers.clear();
+    this.#interruptReady = undefined;
     for (const channel of this.#channels.values()) {
       for (const subscription of channel.subscriptions) subscription.active = false;
       for (const claim of channel.claims) claim.active = false;
@@ -285,6 +354,10 @@ export class RedisPushBus implements PushBus, DeviceClaims {
   }
 
   #receive(name: string, message: string): void {
+    if (name === this.#interruptChannel()) {
+      this.#receiveInterrupt(message);
+      return;
+    }
     const channel = this.#channels.get(name);
     if (!channel) return;
     let parsed: unknown;
@@ -304,6 +377,25 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     const claimed = parsed as { claim?: unknown; n?: unknown } | null;
     if (typeof claimed?.claim !== 'string' || typeof claimed.n !== 'number') return;
     this.#seeClaim(channel, claimed.claim, claimed.n);
+  }
+
+  #receiveInterrupt(message: string): void {
+    let scope: InterruptScope;
+    try {
+      const parsed = JSON.parse(message) as { user?: unknown; deviceId?: unknown };
+      scope = {};
+      if (typeof parsed.user === 'string') scope.user = parsed.user;
+      if (typeof parsed.deviceId === 'string') scope.deviceId = parsed.deviceId;
+    } catch {
+      return;
+    }
+    for (const handler of [...this.#interruptHandlers]) {
+      try {
+        handler(scope);
+      } catch (error) {
+        this.#onBackendError?.(error);
+      }
+    }
   }
 
   #seeClaim(channel: Channel, deviceId: string, number: number): void {
@@ -356,7 +448,9 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     for (;;) {
       if (this.#closed || generation !== this.#generation) return;
       try {
-        await Promise.all([...this.#channels.keys()].map((name) => this.#subscribeCommand(name)));
+        const names = [...this.#channels.keys()];
+        if (this.#interruptHandlers.size > 0) names.push(this.#interruptChannel());
+        await Promise.all(names.map((name) => this.#subscribeCommand(name)));
         break;
       } catch (error) {
         this.#onBackendError?.(error);
@@ -379,6 +473,10 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     } catch (error) {
       this.#onBackendError?.(error);
     }
+  }
+
+  #interruptChannel(): string {
+    return `${this.#prefix}interrupt`;
   }
 
   #channelName(user: UserId): string {
