@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { createEasCommands, createPolicyGate, type MailSubmitter, smtpSubmitter } from '@easkit/eas-commands';
+import {
+  createEasCommands,
+  createPolicyGate,
+  type DeliverOptions,
+  deliverMeetingMail,
+  deliverMessage,
+  localDeliverySubmitter,
+  smtpSubmitter,
+} from '@easkit/eas-commands';
 import type { User } from '@easkit/mailbox';
 import { createDeviceAdministration, type DeviceAdministration } from '@easkit/policy';
 import { publishingMailbox, WaiterRegistry } from '@easkit/push';
@@ -8,6 +16,7 @@ import { adminApi } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { DeviceRequestLog } from './device-log.js';
 import { type LoginThrottle, MemoryLoginThrottle } from './lockout.js';
+import { type MailIn, startMailIn } from './mail-in.js';
 import { ServerMetrics } from './metrics.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
 import { seedDemoMailbox } from './seed.js';
@@ -22,6 +31,8 @@ export interface EasApp {
   readonly passwords: PasswordDirectory;
   /** Device and policy administration (also behind the admin API). */
   readonly administration: DeviceAdministration;
+  /** The SMTP listener, when `mailIn.port` is set. */
+  readonly mailIn?: MailIn;
   /** The demo account and its password, when one was created by this start. */
   readonly demo?: { user: User; password: string; generated: boolean };
   /** Answers waiting requests, stops listening, closes the stores. */
@@ -39,16 +50,28 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   });
   const metrics = new ServerMetrics({ waiters });
   const throttle: LoginThrottle = new MemoryLoginThrottle();
-  const relay = config.smtpRelay;
-  const submitter: MailSubmitter | undefined = relay
+  const relayConfig = config.smtpRelay;
+  const relay = relayConfig
     ? smtpSubmitter({
-        host: relay.host,
-        port: relay.port,
-        secure: relay.secure,
-        requireTls: relay.requireTls,
-        ...(relay.user !== undefined ? { auth: { user: relay.user, pass: relay.password ?? '' } } : {}),
+        host: relayConfig.host,
+        port: relayConfig.port,
+        secure: relayConfig.secure,
+        requireTls: relayConfig.requireTls,
+        ...(relayConfig.user !== undefined
+          ? { auth: { user: relayConfig.user, pass: relayConfig.password ?? '' } }
+          : {}),
       })
     : undefined;
+  // Every message filed on this server (SendMail to a local address, the SMTP listener) goes through one
+  // delivery path; iCalendar invitations in it become meeting requests and calendar items.
+  const delivery: DeliverOptions = {
+    maxBytes: config.mailIn.maxMessageBytes,
+    file: async (email, context) =>
+      (await deliverMeetingMail(context.mailbox, context.user.id, context.mime, { email, now: context.now }))
+        .message,
+    onError: (error) => logger.warn({ err: error }, 'mail delivered, but a later step failed'),
+  };
+  const submitter = localDeliverySubmitter({ mailbox, ...(relay ? { relay } : {}), ...delivery });
   const passwords = new PasswordDirectory();
 
   let demo: EasApp['demo'];
@@ -66,7 +89,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
       syncState: stores.syncState,
       waiters,
       devices: stores.devices,
-      ...(submitter ? { submitter } : {}),
+      submitter,
       ...(config.validateCert
         ? {
             trustStore: {
@@ -123,6 +146,20 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
         ]
       : [],
   });
+  let mailIn: MailIn | undefined;
+  if (config.mailIn.port !== undefined) {
+    mailIn = await startMailIn({
+      host: config.mailIn.host,
+      port: config.mailIn.port,
+      maxMessageBytes: config.mailIn.maxMessageBytes,
+      resolveRecipient: async (address) => (await mailbox.resolveAddress(address))?.id,
+      deliver: async (users, mime) => {
+        for (const user of users) await deliverMessage(mailbox, user, mime, delivery);
+      },
+      logger,
+      onMessage: (outcome) => metrics.mailIn(outcome),
+    });
+  }
   let closing: Promise<void> | undefined;
   return {
     running,
@@ -130,11 +167,13 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     metrics,
     passwords,
     administration,
+    ...(mailIn ? { mailIn } : {}),
     ...(demo ? { demo } : {}),
     close() {
       closing ??= (async () => {
         // Waiting Pings are answered first, so devices reconnect without an error.
         await waiters.close();
+        await mailIn?.close();
         await running.close();
         await stores.close();
       })();
