@@ -8,7 +8,7 @@ import {
   type PushListener,
   type Unsubscribe,
 } from '@easkit/push';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './client.js';
 import { checkKeyPrefix, part, userTag } from './keys.js';
 import { LuaScript } from './lua.js';
@@ -19,9 +19,10 @@ export interface RedisPushBusOptions {
   /**
    * A connection for the bus alone: it is put in subscriber mode, and its `autoResubscribe` is turned off (the
    * bus re-subscribes itself). The application made it and closes it after `close()`. Keep ioredis' reconnect
-   * on (its default `retryStrategy` backs off from 50 ms to 2 s).
+   * on (its default `retryStrategy` backs off from 50 ms to 2 s). On Redis Cluster: a `Cluster` made with
+   * `shardedSubscribers: true` (sharded pub/sub) or a plain `Cluster` (classic).
    */
-  subscriber: Redis;
+  subscriber: Redis | Cluster;
   /** Starts every channel and key, e.g. `easkit:`. No braces. Instances that share a prefix share events. */
   keyPrefix: string;
   /**
@@ -111,7 +112,7 @@ const claimScript = new LuaScript('push-claim');
  */
 export class RedisPushBus implements PushBus, DeviceClaims {
   readonly #client: RedisClient;
-  readonly #subscriber: Redis;
+  readonly #subscriber: Redis | Cluster;
   readonly #prefix: string;
   readonly #sharded: boolean;
   readonly #onError: PushErrorHandler | undefined;
@@ -150,7 +151,8 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     // The bus subscribes its channels again itself after a reconnect (and so knows when that is done). ioredis'
     // own re-subscribe would only duplicate it, and when Redis refuses it, it leaves an unhandled rejection,
     // which ends a Node process by default. The connection is the bus's alone, so the bus turns that off.
-    this.#subscriber.options.autoResubscribe = false;
+    // (A Cluster's subscribers re-subscribe on their own and report failures without rejecting.)
+    if (!this.#subscriber.isCluster) (this.#subscriber as Redis).options.autoResubscribe = false;
     this.#subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onMessage);
     this.#subscriber.on('close', this.#onClose);
     this.#subscriber.on('ready', this.#onReady);

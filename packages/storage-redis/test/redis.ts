@@ -1,7 +1,11 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /**
  * Test Redis. Every test file uses the shared server at `EASKIT_TEST_REDIS_URL` (default
@@ -87,9 +91,9 @@ export class PrivateRedis {
     this.port = port;
   }
 
-  static async start(): Promise<PrivateRedis> {
+  static async start(extra: string[] = [], cwd?: string): Promise<PrivateRedis> {
     const server = new PrivateRedis(await freePort());
-    await server.start();
+    await server.start(extra, cwd);
     return server;
   }
 
@@ -97,11 +101,11 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  async start(extra: string[] = [], cwd?: string): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) },
     );
     this.#process = child;
     await new Promise<void>((resolve, reject) => {
@@ -143,5 +147,83 @@ export async function until(
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * A private three-node Redis Cluster (no replicas, no persistence), for checking that every script keeps to
+ * one slot and that sharded pub/sub works through ioredis' `Cluster`. Each node runs in its own temporary
+ * folder (for its `nodes.conf`); `stop` ends the nodes and removes the folders.
+ */
+export class PrivateCluster {
+  readonly nodes: PrivateRedis[];
+  readonly #folder: string;
+
+  private constructor(nodes: PrivateRedis[], folder: string) {
+    this.nodes = nodes;
+    this.#folder = folder;
+  }
+
+  static async start(): Promise<PrivateCluster> {
+    const folder = mkdtempSync(join(tmpdir(), 'easkit-redis-cluster-'));
+    const nodes: PrivateRedis[] = [];
+    try {
+      for (let index = 0; index < 3; index++) {
+        const cwd = mkdtempSync(join(folder, 'node-'));
+        nodes.push(
+          await PrivateRedis.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'], cwd),
+        );
+      }
+      const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+      await promisify(execFile)('redis-cli', [
+        '--cluster',
+        'create',
+        ...addresses,
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ]);
+      const cluster = new PrivateCluster(nodes, folder);
+      await cluster.#waitUntilFormed();
+      return cluster;
+    } catch (error) {
+      for (const node of nodes) await node.stop();
+      rmSync(folder, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** A `Cluster` client; `shardedSubscribers` for a bus's subscriber. */
+  connect(options: { shardedSubscribers?: boolean } = {}): Cluster {
+    const cluster = new Cluster(
+      this.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+      {
+        shardedSubscribers: options.shardedSubscribers ?? false,
+        redisOptions: { maxRetriesPerRequest: null },
+      },
+    );
+    cluster.on('error', () => {});
+    return cluster;
+  }
+
+  async stop(): Promise<void> {
+    for (const node of this.nodes) await node.stop();
+    rmSync(this.#folder, { recursive: true, force: true });
+  }
+
+  async #waitUntilFormed(): Promise<void> {
+    const clients = this.nodes.map((node) => new Redis(node.port, '127.0.0.1'));
+    try {
+      await until(
+        async () => {
+          const infos = await Promise.all(clients.map((client) => client.cluster('INFO')));
+          return infos.every((info) => String(info).includes('cluster_state:ok'));
+        },
+        'the cluster to form',
+        20_000,
+      );
+    } finally {
+      for (const client of clients) client.disconnect();
+    }
   }
 }
