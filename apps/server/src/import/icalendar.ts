@@ -80,27 +80,36 @@ export function readICalendar(text: string, options: ICalendarOptions): Calendar
   const entries: CalendarEntry[] = [];
   for (const calendar of calendars) {
     const timezones = calendar.children.filter((child) => child.name === 'VTIMEZONE' && child.complete);
-    // Events by UID, in order of first appearance: a series and its overridden occurrences go together.
+    // Events by UID (a series and its overridden occurrences go together), each read where its UID first
+    // appears, so that entries come in file order.
     const groups = new Map<string, Component[]>();
+    const order: (CalendarEntry | string)[] = [];
     for (const child of calendar.children) {
       if (child.name === 'VTIMEZONE') continue;
       if (!child.complete) {
         const kind = child.name === 'VTODO' ? 'Tasks' : 'Calendar';
-        entries.push({ source: child.name, kind, problem: `${child.name} is cut off (no END line)` });
+        order.push({ source: child.name, kind, problem: `${child.name} is cut off (no END line)` });
         continue;
       }
       if (child.name === 'VEVENT') {
         const uid = uidOf(child);
         const group = groups.get(uid);
         if (group) group.push(child);
-        else groups.set(uid, [child]);
+        else {
+          groups.set(uid, [child]);
+          order.push(uid);
+        }
       } else if (child.name === 'VTODO') {
-        entries.push(readTask(child, timezones, options));
+        order.push(readTask(child, timezones, options));
       } else if (child.name === 'VJOURNAL' || child.name === 'VFREEBUSY') {
-        entries.push({ source: child.name, kind: 'file', problem: `${child.name} is not imported` });
+        order.push({ source: child.name, kind: 'file', problem: `${child.name} is not imported` });
       }
     }
-    for (const [uid, events] of groups) entries.push(...readEventGroup(uid, events, timezones, options));
+    for (const slot of order) {
+      if (typeof slot === 'string')
+        entries.push(...readEventGroup(slot, groups.get(slot)!, timezones, options));
+      else entries.push(slot);
+    }
   }
   return entries;
 }
