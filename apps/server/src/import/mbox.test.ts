@@ -72,7 +72,9 @@ describe('readMbox', () => {
   });
 
   it('keeps CRLF line ends and reads a last message that has no final line break', async () => {
-    const entries = await readAll(`${POSTMARK}\r\nSubject: a\r\n\r\nx\r\n\r\n${POSTMARK}\r\nSubject: b\r\n\r\nno newline`);
+    const entries = await readAll(
+      `${POSTMARK}\r\nSubject: a\r\n\r\nx\r\n\r\n${POSTMARK}\r\nSubject: b\r\n\r\nno newline`,
+    );
     expect(entries.map(textOf)).toEqual(['Subject: a\r\n\r\nx\r\n', 'Subject: b\r\n\r\nno newline']);
   });
 
@@ -115,7 +117,16 @@ describe('readMbox', () => {
 
   it('round-trips any messages through mboxrd quoting, whatever the chunk boundaries (fast-check)', async () => {
     const line = fc.oneof(
-      fc.constantFrom('From me to you', '>From quoted', '>>From twice', '>>>From x', '', 'From', ' From x', '>'),
+      fc.constantFrom(
+        'From me to you',
+        '>From quoted',
+        '>>From twice',
+        '>>>From x',
+        '',
+        'From',
+        ' From x',
+        '>',
+      ),
       fc.string({ maxLength: 30 }).map((text) => text.replace(/[\r\n]/g, ' ')),
       fc.string({ maxLength: 10 }).map((text) => `From ${text.replace(/[\r\n]/g, ' ')}`),
     );
