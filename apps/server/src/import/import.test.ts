@@ -139,6 +139,19 @@ describe('importFiles: mail', () => {
     expect(await itemsIn('Inbox')).toHaveLength(2);
   });
 
+  it('reads a .eml saved with an mbox separator line as the one-message mbox it is', async () => {
+    const path = await file(
+      'saved.eml',
+      `From grace@example.com Wed Jan  8 12:00:00 2025\n${message('saved@x', 'Saved')}`,
+    );
+    const report = await importFiles({ mailbox, user: USER, paths: [path] });
+    expect(report.counts.Email).toEqual({ imported: 1, skipped: 0 });
+    expect(emails(await itemsIn('Inbox'))[0]).toMatchObject({
+      subject: 'Saved',
+      from: { address: 'grace@example.com' },
+    });
+  });
+
   it('imports an mbox: unquotes From lines, reads status headers, skips broken and deleted messages', async () => {
     const path = join(FIXTURES, 'archive.mbox');
     const events: ImportEvent[] = [];

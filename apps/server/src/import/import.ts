@@ -273,6 +273,13 @@ class ImportRun {
   private async importEml(path: string): Promise<void> {
     const mime = await this.readWhole(path, 'Email', this.maxMessageBytes);
     if (!mime) return;
+    // Some programs save a single message with its mbox separator line ("From sender date"): read it as the
+    // one-message mbox it is.
+    if (
+      Buffer.from(mime.buffer, mime.byteOffset, Math.min(5, mime.byteLength)).toString('latin1') === 'From '
+    ) {
+      return this.importMbox(path);
+    }
     this.report.files.read++;
     await this.importMessage(path, mime, this.mailTarget(), {});
   }
