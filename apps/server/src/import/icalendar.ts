@@ -384,7 +384,7 @@ function readTask(
   const percent = Number(property(todo, 'PERCENT-COMPLETE')?.value);
   if (status === 'COMPLETED' || status === 'CANCELLED' || completedLine || percent === 100) {
     data.complete = true;
-    // EAS requires DateCompleted on a completed task (MS-ASTASK 2.2.2.9).
+    // A completed task carries the date it was completed (MS-ASTASK DateCompleted); clients show it.
     data.dateCompleted =
       (completedLine && wallTime(completedLine)) ||
       dateOf(property(todo, 'LAST-MODIFIED')) ||
