@@ -9,7 +9,7 @@ import {
   FolderType,
   folderClass,
   type ItemData,
-  MailboxError,
+  type MailboxError,
   type MailboxStore,
   NotFoundError,
   ROOT_FOLDER_ID,
@@ -162,7 +162,7 @@ async function resolveUser(mailbox: MailboxStore, user: string): Promise<User> {
   try {
     return await mailbox.getUser(user);
   } catch (error) {
-    if (!(error instanceof MailboxError) || error.code !== 'NOT_FOUND') throw error;
+    if (mailboxErrorCode(error) !== 'NOT_FOUND') throw error;
   }
   const found = await mailbox.resolveAddress(user);
   if (!found) throw new NotFoundError('user', user);
@@ -502,9 +502,9 @@ class ImportRun {
   private handleItemError(kind: ImportKind, source: string, error: unknown): void {
     if (error instanceof ItemSkip) this.skip(kind, source, error.code, error.message);
     else if (error instanceof InvalidMessageError) this.skip(kind, source, 'invalid', error.message);
-    else if (error instanceof MailboxError && error.code === 'INVALID_ARGUMENT') {
-      this.skip(kind, source, 'invalid', error.message);
-    } else if (error instanceof MailboxError) this.skip(kind, source, 'folder', error.message);
+    else if (mailboxErrorCode(error) === 'INVALID_ARGUMENT')
+      this.skip(kind, source, 'invalid', (error as Error).message);
+    else if (mailboxErrorCode(error)) this.skip(kind, source, 'folder', String(error));
     else throw error;
   }
 
@@ -530,8 +530,8 @@ class ImportRun {
           found = new ItemSkip('folder', `${found.displayName} holds ${holds ?? 'no'} items, not ${kind}`);
         }
       } catch (error) {
-        if (!(error instanceof MailboxError)) throw error;
-        found = new ItemSkip('folder', `no folder for ${kind}: ${error.message}`);
+        if (!mailboxErrorCode(error)) throw error;
+        found = new ItemSkip('folder', `no folder for ${kind}: ${(error as Error).message}`);
       }
       this.resolved.set(cacheKey, found);
     }
@@ -654,6 +654,15 @@ function decodeText(bytes: Uint8Array): string {
 
 function titleCase(name: string): string {
   return name.replace(/\b\w/g, (letter) => letter.toUpperCase());
+}
+
+/**
+ * The contract code of a store's error (`NOT_FOUND`, `CONFLICT`, `INVALID_ARGUMENT`), read from `code` as the
+ * contract allows, so that a store built against another copy of @easkit/mailbox is understood too.
+ */
+function mailboxErrorCode(error: unknown): MailboxError['code'] | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'NOT_FOUND' || code === 'CONFLICT' || code === 'INVALID_ARGUMENT' ? code : undefined;
 }
 
 /** An error of the file system (ENOENT, EACCES, EISDIR, EIO, ...). */
