@@ -241,6 +241,20 @@ function hostileSuite(open: () => Promise<TestDatabase>) {
     expect(await store.resolveAddress('x\u0000@example.com')).toBeUndefined();
   });
 
+  it('answers absurd limits without a database error', async () => {
+    const item = await store.createItem('ada', inbox, email(encoder.encode(`Subject: s${CRLF}${CRLF}añ✓`)));
+    const page = await store.changes('ada', inbox, 0, Number.MAX_SAFE_INTEGER);
+    expect(page.changes.some((c) => c.itemId === item.id)).toBe(true);
+    const huge = await store.readBody('ada', item.id, { type: 'plain', truncateBytes: 2 ** 40 });
+    expect([(huge.data as string).trimEnd(), huge.truncated]).toEqual(['añ✓', false]);
+    const mime = await store.readBody('ada', item.id, { type: 'mime', truncateBytes: 2 ** 31 });
+    expect(mime.truncated).toBe(false);
+    await expect(store.changes('ada', inbox, 2 ** 53, 10)).resolves.toMatchObject({ changes: [] });
+    await expect(store.readAttachment('ada', `${item.id}:99999999999`)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
   it('round-trips any strings, numbers and dates in class data (generated)', async () => {
     const folder = await notes();
     const anyChar = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));

@@ -94,6 +94,9 @@ const T = {
 /** The columns that make a StoredItem, without the MIME. */
 const ITEM_SELECT = 'id::text AS id, folder_id::text AS folder_id, class, modseq, data';
 
+/** The most changes one `changes` call returns (EAS asks for 512 at most). */
+const MAX_PAGE = 10_000;
+
 /** Thrown inside a transaction to roll it back and run the call again (someone wrote in between). */
 class Retry extends Error {}
 
@@ -617,6 +620,8 @@ export class PgMailboxStore implements MailboxStore {
   async changes(userId: UserId, id: FolderId, sinceModseq: Modseq, limit: number): Promise<ChangesPage> {
     checkModseq(sinceModseq);
     if (!Number.isInteger(limit) || limit < 1) throw malformed('limit must be a positive integer');
+    // A page never holds more than MAX_PAGE changes, whatever the caller asks: memory stays bounded.
+    const pageSize = Math.min(limit, MAX_PAGE);
     const key = folderKey(id);
     if (key === undefined || !isStorableText(userId)) return this.missing(userId, 'folder', id);
     // Three index ranges after the cursor, each cut at limit + 1: items that entered the folder (reported as
@@ -656,7 +661,7 @@ export class PgMailboxStore implements MailboxStore {
          LEFT JOIN page p ON true
          LEFT JOIN ${T.items} i ON p.kind <> 'delete' AND p.n <= $4::int AND i.user_id = $1 AND i.id = p.id
         ORDER BY p.pos`,
-      [userId, key, sinceModseq, limit],
+      [userId, key, sinceModseq, pageSize],
     );
     const head = rows[0]!;
     if (head.user_modseq === null) throw new NotFoundError('user', userId);
@@ -665,7 +670,7 @@ export class PgMailboxStore implements MailboxStore {
     let more = false;
     for (const row of rows) {
       if (row.kind === null) continue;
-      if (Number(row.n) > limit) {
+      if (Number(row.n) > pageSize) {
         more = true;
         continue;
       }
@@ -705,7 +710,16 @@ export class PgMailboxStore implements MailboxStore {
                       octet_length(${column}) AS size,
                       ${this.bytesOut(`CASE WHEN $3::int IS NULL THEN ${column} ELSE substring(${column} FROM 1 FOR $3::int + 1) END`, 'part')}
                  FROM ${T.items} WHERE user_id = $1 AND id = $2`,
-              [userId, key, validMax && validType && type !== 'rtf' ? (max ?? null) : 0],
+              // A limit beyond any bytea (1 GB) cannot cut anything: fetch the whole value.
+              [
+                userId,
+                key,
+                !validMax || !validType || type === 'rtf'
+                  ? 0
+                  : max === undefined || max >= 2 ** 30
+                    ? null
+                    : max,
+              ],
             )
           ).rows[0];
     if (!row) return this.missing(userId, 'item', id);
