@@ -504,7 +504,7 @@ class ImportRun {
     else if (error instanceof InvalidMessageError) this.skip(kind, source, 'invalid', error.message);
     else if (mailboxErrorCode(error) === 'INVALID_ARGUMENT')
       this.skip(kind, source, 'invalid', (error as Error).message);
-    else if (mailboxErrorCode(error)) this.skip(kind, source, 'folder', String(error));
+    else if (mailboxErrorCode(error)) this.skip(kind, source, 'folder', (error as Error).message);
     else throw error;
   }
 
