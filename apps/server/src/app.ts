@@ -15,7 +15,6 @@ import type { Logger } from 'pino';
 import { adminApi } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { DeviceRequestLog } from './device-log.js';
-import { type LoginThrottle, MemoryLoginThrottle } from './lockout.js';
 import { type MailIn, startMailIn } from './mail-in.js';
 import { ServerMetrics } from './metrics.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
@@ -34,7 +33,7 @@ export interface EasApp {
   /** The SMTP listener, when `mailIn.port` is set. */
   readonly mailIn?: MailIn;
   /** The demo account and its password, when one was created by this start. */
-  readonly demo?: { user: User; password: string; generated: boolean };
+  readonly demo?: { user: User; password?: string; generated: boolean };
   /** Answers waiting requests, stops listening, closes the stores. */
   close(): Promise<void>;
 }
@@ -46,10 +45,10 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   const mailbox = publishingMailbox(stores.mailbox, stores.bus);
   const waiters = new WaiterRegistry({
     bus: stores.bus,
+    ...(stores.claims ? { claims: stores.claims } : {}),
     onError: (error) => logger.warn({ err: error }, 'push bus unsubscribe failed'),
   });
   const metrics = new ServerMetrics({ waiters });
-  const throttle: LoginThrottle = new MemoryLoginThrottle();
   const relayConfig = config.smtpRelay;
   const relay = relayConfig
     ? smtpSubmitter({
@@ -72,15 +71,23 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     onError: (error) => logger.warn({ err: error }, 'mail delivered, but a later step failed'),
   };
   const submitter = localDeliverySubmitter({ mailbox, ...(relay ? { relay } : {}), ...delivery });
-  const passwords = new PasswordDirectory();
+  const passwords = new PasswordDirectory(stores.credentials);
 
   let demo: EasApp['demo'];
   if (config.demo.enabled) {
     const address = `demo@${config.defaultDomain}`;
     const user = (await mailbox.resolveAddress(address)) ?? (await seedDemoMailbox(mailbox, address));
-    const password = config.demo.password ?? generatePassword();
-    await passwords.setPassword(user.id, password);
-    demo = { user, password, generated: config.demo.password === undefined };
+    if (config.demo.password !== undefined) {
+      await passwords.setPassword(user.id, config.demo.password);
+      demo = { user, password: config.demo.password, generated: false };
+    } else if (!(await passwords.hasPassword(user.id))) {
+      const password = generatePassword();
+      await passwords.setPassword(user.id, password);
+      demo = { user, password, generated: true };
+    } else {
+      // A kept store keeps the password printed at its first start.
+      demo = { user, generated: false };
+    }
   }
 
   const commands = createEasCommands(
@@ -115,10 +122,11 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     },
   );
   const gate = createPolicyGate({ devices: stores.devices, withoutPolicy: config.policy.withoutPolicy });
-  const administration = createDeviceAdministration({
-    devices: stores.devices,
-    interrupt: (scope) => gate.interrupt(scope),
-  });
+  // With Redis, an administrator's wipe or block ends the device's waiting requests on every instance.
+  const interrupt = stores.relayInterrupts
+    ? await stores.relayInterrupts((scope) => gate.interrupt(scope))
+    : (scope: { user?: string; deviceId?: string }) => void gate.interrupt(scope);
+  const administration = createDeviceAdministration({ devices: stores.devices, interrupt });
   const deviceLog = new DeviceRequestLog();
   const running = await startEasServer({
     config,
@@ -127,7 +135,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     commands,
     logger,
     metrics,
-    throttle,
+    throttle: stores.throttle,
     ready: () => stores.ready(),
     policy: gate,
     onRequest: (entry) => deviceLog.record(entry),

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EasAuthenticator, MailboxIdentity } from '@easkit/eas-commands';
 import type { MailboxStore, User } from '@easkit/mailbox';
-import { type LoginThrottle, throttleKey } from './lockout.js';
+import type { LoginThrottle } from './lockout.js';
 import type { PasswordDirectory } from './passwords.js';
 
 /** The account names devices send, as the mailbox knows them: `DOMAIN\user`, `user@domain`, aliases, `user`. */
@@ -56,19 +56,20 @@ export function createAuthenticator(options: AuthenticatorOptions): EasAuthentic
   return async (credentials) => {
     if (credentials.scheme !== 'basic') return undefined;
     const scope = requestScope.getStore();
-    const key = throttleKey(credentials.username, scope?.deviceId);
-    if (throttle && (await throttle.lockedFor(key)) > 0) {
+    const account = credentials.username;
+    const deviceId = scope?.deviceId ?? '';
+    if (throttle && (await throttle.lockedFor(account, deviceId)) > 0) {
       options.onAttempt?.('locked', credentials.username, scope);
       return undefined;
     }
     const user = await resolveAccount(mailbox, credentials.username, defaultDomain);
     const valid = (await passwords.verify(user?.id, credentials.password)) && user !== undefined;
     if (!valid) {
-      const lock = throttle ? await throttle.failure(key) : 0;
+      const lock = throttle ? await throttle.failure(account, deviceId) : 0;
       options.onAttempt?.(lock > 0 ? 'locked' : 'failed', credentials.username, scope);
       return undefined;
     }
-    await throttle?.success(key);
+    await throttle?.success(account, deviceId);
     options.onAttempt?.('ok', credentials.username, scope);
     return identityOf(user);
   };

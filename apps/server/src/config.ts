@@ -151,6 +151,7 @@ export const ENVIRONMENT_VARIABLES = {
   DATABASE_URL: 'storage.databaseUrl',
   REDIS_URL: 'redis.url',
   EASKIT_SYNC_STATE: 'redis.syncState',
+  EASKIT_REDIS_PREFIX: 'redis.keyPrefix',
   EASKIT_SMTP_HOST: 'smtpRelay.host',
   EASKIT_SMTP_PORT: 'smtpRelay.port',
   EASKIT_SMTP_USER: 'smtpRelay.user',
@@ -215,7 +216,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = parsed.data;
-  config.storage.kind ??= config.storage.databaseUrl ? 'postgres' : 'memory';
+  config.storage.kind ??= config.storage.databaseUrl ? 'postgres' : 'pglite';
   if (config.storage.kind === 'postgres' && !config.storage.databaseUrl) {
     throw new ConfigError(
       'invalid configuration: storage.kind is postgres but DATABASE_URL / storage.databaseUrl is not set',

@@ -5,12 +5,12 @@
  * nobody which accounts exist.
  */
 export interface LoginThrottle {
-  /** How long `key` is still locked, in milliseconds (0: not locked). */
-  lockedFor(key: string): Promise<number>;
+  /** How long the account name is still locked on this device, in milliseconds (0: not locked). */
+  lockedFor(account: string, deviceId: string): Promise<number>;
   /** Records a failed attempt; returns the lock now in force (0 when not yet locked). */
-  failure(key: string): Promise<number>;
-  /** A successful login clears the key's failures. */
-  success(key: string): Promise<void>;
+  failure(account: string, deviceId: string): Promise<number>;
+  /** A successful login clears the failures. */
+  success(account: string, deviceId: string): Promise<void>;
 }
 
 export interface LockoutPolicy {
@@ -60,12 +60,13 @@ export class MemoryLoginThrottle implements LoginThrottle {
     this.#maxKeys = options.maxKeys ?? 100_000;
   }
 
-  async lockedFor(key: string): Promise<number> {
-    const entry = this.#entries.get(key);
+  async lockedFor(account: string, deviceId: string): Promise<number> {
+    const entry = this.#entries.get(throttleKey(account, deviceId));
     return entry ? Math.max(0, entry.lockedUntil - this.#now()) : 0;
   }
 
-  async failure(key: string): Promise<number> {
+  async failure(account: string, deviceId: string): Promise<number> {
+    const key = throttleKey(account, deviceId);
     const now = this.#now();
     let entry = this.#entries.get(key);
     if (!entry || (now - entry.firstFailureAt > this.#policy.windowMs && entry.lockedUntil <= now)) {
@@ -84,12 +85,32 @@ export class MemoryLoginThrottle implements LoginThrottle {
     return lock;
   }
 
-  async success(key: string): Promise<void> {
-    this.#entries.delete(key);
+  async success(account: string, deviceId: string): Promise<void> {
+    this.#entries.delete(throttleKey(account, deviceId));
   }
 }
 
 /** The throttle key of an attempt: the account name as the device spelled it (case-folded) and the device. */
-export function throttleKey(username: string, deviceId: string | undefined): string {
-  return `${username.trim().toLowerCase()}\u0000${deviceId ?? ''}`;
+export function throttleKey(account: string, deviceId: string): string {
+  return `${normalizeAccount(account)}\u0000${deviceId}`;
+}
+
+/** The account name as the throttle counts it: trimmed and case-folded. */
+export function normalizeAccount(account: string): string {
+  return account.trim().toLowerCase();
+}
+
+/** The counters of @easkit/storage-redis, shared by every instance, as a {@link LoginThrottle}. */
+export function sharedLoginThrottle(counters: {
+  loginState(user: string, deviceId: string): Promise<{ lockedForMs: number }>;
+  loginFailed(user: string, deviceId: string): Promise<{ lockedForMs: number }>;
+  loginSucceeded(user: string, deviceId: string): Promise<void>;
+}): LoginThrottle {
+  return {
+    lockedFor: async (account, deviceId) =>
+      (await counters.loginState(normalizeAccount(account), deviceId)).lockedForMs,
+    failure: async (account, deviceId) =>
+      (await counters.loginFailed(normalizeAccount(account), deviceId)).lockedForMs,
+    success: (account, deviceId) => counters.loginSucceeded(normalizeAccount(account), deviceId),
+  };
 }

@@ -27,10 +27,10 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel, base: undefined });
   const app = await startApp(config, logger);
   if (app.demo) {
+    const password =
+      app.demo.password ?? '(unchanged since it was first printed; EASKIT_DEMO_PASSWORD sets one)';
     const hint = app.demo.generated ? ' (set EASKIT_DEMO_PASSWORD to choose one)' : '';
-    process.stdout.write(
-      `demo account: ${app.demo.user.primarySmtpAddress} password: ${app.demo.password}${hint}\n`,
-    );
+    process.stdout.write(`demo account: ${app.demo.user.primarySmtpAddress} password: ${password}${hint}\n`);
   }
   process.stdout.write(
     `easkit listening on ${app.running.url}/Microsoft-Server-ActiveSync (${app.stores.description})\n`,

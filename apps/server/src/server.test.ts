@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryMailboxStore } from '@easkit/mailbox';
 import { eas, type WbxmlElement } from '@easkit/wbxml';
@@ -9,6 +11,8 @@ import { configFromEnv } from './config.js';
 import { PasswordDirectory } from './passwords.js';
 import { seedDemoMailbox } from './seed.js';
 import { type RunningServer, startEasServer } from './server.js';
+
+const dataDir = () => mkdtempSync(join(tmpdir(), 'easkit-server-data-'));
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -78,7 +82,13 @@ describe('startEasServer', () => {
 describe('easkit-server (the built entry point)', () => {
   it('starts on EASKIT_PORT, prints the demo password and a listening line, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/main.js')], {
-      env: { ...process.env, EASKIT_PORT: '0', EASKIT_LOG_LEVEL: 'silent', EASKIT_DEMO_PASSWORD: '' },
+      env: {
+        ...process.env,
+        EASKIT_PORT: '0',
+        EASKIT_LOG_LEVEL: 'silent',
+        EASKIT_DEMO_PASSWORD: '',
+        EASKIT_DATA_DIR: dataDir(),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -112,7 +122,13 @@ describe('easkit-server (the built entry point)', () => {
 
   it('answers a waiting Ping before it exits on SIGTERM', async () => {
     const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/main.js')], {
-      env: { ...process.env, EASKIT_PORT: '0', EASKIT_LOG_LEVEL: 'silent', EASKIT_DEMO_PASSWORD: 'pw' },
+      env: {
+        ...process.env,
+        EASKIT_PORT: '0',
+        EASKIT_LOG_LEVEL: 'silent',
+        EASKIT_DEMO_PASSWORD: 'pw',
+        EASKIT_STORAGE: 'memory',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

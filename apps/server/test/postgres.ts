@@ -39,3 +39,34 @@ export async function freshDatabaseUrl(name: string): Promise<string> {
   url.pathname = `/${dbName}`;
   return url.toString();
 }
+
+const redisUrl = process.env.EASKIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+let redisReachable: Promise<boolean> | undefined;
+
+/** Whether the test Redis answers; in CI a missing server fails the run, locally it warns once. */
+export function redisAvailable(): Promise<boolean> {
+  redisReachable ??= (async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      return true;
+    } catch (error) {
+      if (process.env.CI)
+        throw new Error(`Redis at ${redisUrl} is required in CI: ${(error as Error).message}`);
+      console.warn(`[server] SKIPPING Redis tests: no server at ${redisUrl} (${(error as Error).message})`);
+      return false;
+    } finally {
+      client.disconnect();
+    }
+  })();
+  return redisReachable;
+}
+
+export { redisUrl };
