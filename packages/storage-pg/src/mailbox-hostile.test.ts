@@ -241,6 +241,27 @@ function hostileSuite(open: () => Promise<TestDatabase>) {
     expect(await store.resolveAddress('x\u0000@example.com')).toBeUndefined();
   });
 
+  it('races deliveries against a folder delete: every modseq is accounted for, no item outlives its folder', async () => {
+    const doomed = await store.createFolder('ada', { parentId: '0', displayName: 'Doomed', type: 12 });
+    const before = await store.currentModseq('ada');
+    const mime = encoder.encode(`Subject: race${CRLF}${CRLF}body`);
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 40 }, (_, i) =>
+        i === 20 ? store.deleteFolder('ada', doomed.id) : store.createItem('ada', doomed.id, email(mime)),
+      ),
+    ]);
+    const succeeded = outcomes.filter((o) => o.status === 'fulfilled').length;
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'NOT_FOUND', entity: 'folder' });
+    }
+    expect(await store.currentModseq('ada')).toBe(before + succeeded);
+    const { rows } = await target.database.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM easkit_mailbox_items i
+        WHERE NOT EXISTS (SELECT 1 FROM easkit_mailbox_folders f WHERE f.user_id = i.user_id AND f.id = i.folder_id)`,
+    );
+    expect(rows[0]?.n).toBe(0);
+  });
+
   it('answers absurd limits without a database error', async () => {
     const item = await store.createItem('ada', inbox, email(encoder.encode(`Subject: s${CRLF}${CRLF}añ✓`)));
     const page = await store.changes('ada', inbox, 0, Number.MAX_SAFE_INTEGER);
