@@ -4,6 +4,7 @@ import { resolveLimits, type WbxmlLimits } from './limits.js';
 import {
   CHARSET_UTF8,
   END,
+  FIRST_TAG_TOKEN,
   OPAQUE,
   STR_I,
   STR_T,
@@ -29,16 +30,27 @@ export interface WbxmlDocument {
 }
 
 const utf8 = new TextDecoder('utf-8');
-// Node's Buffer turns a byte range into a string in one native call, without the view object TextDecoder
-// needs; elsewhere (browsers, workers) TextDecoder does the same work. Both replace invalid UTF-8 the same way.
-const NodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
-// Short ASCII strings repeat a lot in EAS (Status 1, Class Email, MessageClass IPM.Note, ContentClass, dates
-// share nothing, but flags and types do): a small direct-mapped cache hands back the string made last time
-// for the same bytes, so a repeated value costs a hash and a compare, and allocates nothing.
-const CACHE_MAX_BYTES = 32;
-const CACHE_SLOTS = 2048;
-const cache: (string | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+// Node's Buffer has the native calls under `toString` as methods of their own (latin1Slice, utf8Slice);
+// calling them directly skips toString's argument handling, which costs more than the copy for
+// the short strings that make up most of an EAS document. Where they are missing (browsers, workers, other
+// runtimes), TextDecoder does the work.
+interface NativeSlices {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+  /** Buffer's indexOf of a byte value is a memchr. */
+  indexOf(value: number, byteOffset: number): number;
+}
+const NodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+const hasNativeSlices =
+  NodeBuffer !== undefined &&
+  typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).latin1Slice === 'function' &&
+  typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).utf8Slice === 'function';
+
+function nativeView(bytes: Uint8Array): NativeSlices | undefined {
+  if (!hasNativeSlices) return undefined;
+  return NodeBuffer!.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as NativeSlices;
+}
 
 // Set by readMbUint32 to the offset after the integer it read (a module variable, so the decode loop keeps
 // its position in a local that no closure captures).
@@ -62,38 +74,86 @@ function readMbUint32(bytes: Uint8Array, start: number, length: number): number 
   throw new WbxmlError('mb-int-overlong', start, 'multi-byte integer longer than 5 bytes');
 }
 
-/** The UTF-8 string in bytes[start, end). `view` is a Buffer over the same bytes when Buffer exists. */
-function decodeString(bytes: Uint8Array, view: Buffer | undefined, start: number, end: number): string {
-  const size = end - start;
-  if (size <= CACHE_MAX_BYTES) {
-    if (size === 0) return '';
-    let hash = size;
-    let i = start;
-    for (; i < end; i++) {
-      const byte = bytes[i]!;
-      if (byte >= 0x80) break;
-      hash = Math.imul(hash ^ byte, 0x01000193);
-    }
-    if (i === end) {
-      const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
-      const cached = cache[slot];
-      if (cached !== undefined && cached.length === size) {
-        let same = true;
-        for (let k = 0; k < size; k++) {
-          if (cached.charCodeAt(k) !== bytes[start + k]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return cached;
-      }
-      const text =
-        view !== undefined ? view.toString('latin1', start, end) : utf8.decode(bytes.subarray(start, end));
-      cache[slot] = text;
-      return text;
-    }
+// Strings repeat a lot in EAS (Status 1, Class Email, MessageClass IPM.Note, flags, types, the same sender
+// and recipients on many mails): a direct-mapped cache keyed by the bytes hands back the string made last
+// time for the same bytes, so a repeated value costs a hash and a compare and allocates nothing.
+const CACHE_MAX_BYTES = 64;
+const CACHE_SLOTS = 4096;
+const cacheText: string[] = new Array<string>(CACHE_SLOTS).fill('');
+const cacheSize = new Int32Array(CACHE_SLOTS).fill(-1);
+const cacheKey = new Uint8Array(CACHE_SLOTS * CACHE_MAX_BYTES);
+// Strings up to this size are looked for byte by byte here; past it, Buffer's memchr finds the NUL faster
+// than a loop in JavaScript.
+const SCAN_BYTES = 32;
+
+// Short OPAQUE values (EAS sends many: ConversationId and ConversationIndex on every mail) are copied side by
+// side into shared slabs and handed out as views of their own range: a Uint8Array of its own costs a typed
+// array, an ArrayBuffer and a backing store, three objects for the collector instead of one. Values are copied
+// out of the input either way, so a tree never aliases the bytes it was decoded from.
+const SLAB_BYTES = 8192;
+const SLAB_MAX_VALUE = 256;
+
+// Set by readText to the offset of the NUL that ends the string it read.
+let textEnd = 0;
+
+/**
+ * The string that starts at `start` and ends at the first NUL before `limit`, or undefined when there is no
+ * NUL before `limit`; sets `textEnd` to the NUL's offset. Throws `limit-string` when the string is longer than
+ * `maxBytes`. `view` is a Buffer over `bytes` when Node's native slices exist.
+ */
+function readText(
+  bytes: Uint8Array,
+  view: NativeSlices | undefined,
+  start: number,
+  limit: number,
+  maxBytes: number,
+): string | undefined {
+  // Look for the NUL in the first SCAN_BYTES bytes, hashing (FNV-1a) and noting non-ASCII bytes on the way.
+  const scanLimit = Math.min(limit, start + SCAN_BYTES + 1);
+  let hash = 0x811c9dc5;
+  let high = 0;
+  let end = start;
+  for (; end < scanLimit; end++) {
+    const byte = bytes[end]!;
+    if (byte === 0) break;
+    high |= byte;
+    hash = Math.imul(hash ^ byte, 0x01000193);
   }
-  return view !== undefined ? view.toString('utf8', start, end) : utf8.decode(bytes.subarray(start, end));
+  if (end >= limit) return undefined;
+  if (end === scanLimit) {
+    // Longer: find the NUL natively where we can.
+    if (view !== undefined) {
+      end = view.indexOf(0, end);
+      if (end < 0 || end >= limit) return undefined;
+    } else {
+      while (end < limit && bytes[end] !== 0) end++;
+      if (end >= limit) return undefined;
+    }
+    high = 0x80;
+  }
+  textEnd = end;
+  const size = end - start;
+  if (size > maxBytes) {
+    throw new WbxmlError('limit-string', start, `string of ${size} bytes exceeds the limit of ${maxBytes}`);
+  }
+  if (size === 0) return '';
+  if (size > CACHE_MAX_BYTES)
+    return view !== undefined ? view.utf8Slice(start, end) : utf8.decode(bytes.subarray(start, end));
+  for (let k = start + SCAN_BYTES + 1; k < end; k++) hash = Math.imul(hash ^ bytes[k]!, 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
+  const base = slot * CACHE_MAX_BYTES;
+  if (cacheSize[slot] === size) {
+    let k = 0;
+    while (k < size && cacheKey[base + k] === bytes[start + k]) k++;
+    if (k === size) return cacheText[slot]!;
+  }
+  let text: string;
+  if (view !== undefined) text = high < 0x80 ? view.latin1Slice(start, end) : view.utf8Slice(start, end);
+  else text = utf8.decode(bytes.subarray(start, end));
+  cacheText[slot] = text;
+  cacheSize[slot] = size;
+  for (let k = 0; k < size; k++) cacheKey[base + k] = bytes[start + k]!;
+  return text;
 }
 
 // Content markers of open elements, never left in a finished tree. PENDING: a tag with the content bit whose
@@ -157,7 +217,12 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   }
 
   const { maxDepth, maxNodes, maxStringBytes, maxOpaqueBytes } = limits;
-  const view = NodeBuffer?.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = nativeView(bytes);
+  // The string table's entries, decoded when first referenced (STR_T is rare in EAS: Exchange never sends it).
+  let table: Map<number, string> | undefined;
+  // Where short OPAQUE values are copied (see SLAB_BYTES).
+  let slab: Uint8Array | undefined;
+  let slabUsed = 0;
   // Open elements, and for each the index in `children` where its child elements start.
   const stack: WbxmlElement[] = [];
   const childStart: number[] = [];
@@ -195,55 +260,34 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
         }
         break;
       }
-      case STR_I:
+      case STR_I: {
+        const text = readText(bytes, view, pos, length, maxStringBytes);
+        if (text === undefined) {
+          throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
+        }
+        pos = textEnd + 1;
+        if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
+        appendText(stack[depth - 1]!, text, offset);
+        break;
+      }
       case STR_T: {
-        let start: number;
-        let end: number;
-        if (byte === STR_I) {
-          start = pos;
-          end = bytes.indexOf(0, pos);
-          if (end < 0) throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
-          pos = end + 1;
-        } else {
-          const index = readMbUint32(bytes, pos, length);
-          pos = mbEnd;
-          if (index >= tableLength) {
-            throw new WbxmlError(
-              'bad-string-reference',
-              offset,
-              `string table index ${index} is out of range`,
-            );
-          }
-          const tableEnd = tableStart + tableLength;
-          start = tableStart + index;
-          end = start;
-          while (end < tableEnd && bytes[end] !== 0) end++;
-          if (end >= tableEnd) {
+        const index = readMbUint32(bytes, pos, length);
+        pos = mbEnd;
+        if (index >= tableLength) {
+          throw new WbxmlError('bad-string-reference', offset, `string table index ${index} is out of range`);
+        }
+        // Each entry is read once, when first referenced, however often the document refers to it.
+        if (table === undefined) table = new Map();
+        let text = table.get(index);
+        if (text === undefined) {
+          text = readText(bytes, view, tableStart + index, tableStart + tableLength, maxStringBytes);
+          if (text === undefined) {
             throw new WbxmlError('bad-string-reference', offset, 'string table entry has no terminating NUL');
           }
+          table.set(index, text);
         }
-        if (end - start > maxStringBytes) {
-          throw new WbxmlError(
-            'limit-string',
-            start,
-            `string of ${end - start} bytes exceeds the limit of ${maxStringBytes}`,
-          );
-        }
-        const text = decodeString(bytes, view, start, end);
         if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
-        const parent = stack[depth - 1]!;
-        const content = parent.content;
-        if (content === PENDING) {
-          parent.content = text;
-        } else if (typeof content === 'string') {
-          parent.content = content + text;
-        } else {
-          throw new WbxmlError(
-            'mixed-content',
-            offset,
-            `${parent.qualifiedName} mixes text with elements or bytes`,
-          );
-        }
+        appendText(stack[depth - 1]!, text, offset);
         break;
       }
       case OPAQUE: {
@@ -268,13 +312,27 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
             `${parent.qualifiedName} mixes bytes with other content`,
           );
         }
-        parent.content = bytes.slice(pos, pos + size);
+        let value: Uint8Array;
+        if (size > SLAB_MAX_VALUE) {
+          value = new Uint8Array(size);
+          value.set(bytes.subarray(pos, pos + size));
+        } else {
+          if (slab === undefined || slabUsed + size > SLAB_BYTES) {
+            slab = new Uint8Array(SLAB_BYTES);
+            slabUsed = 0;
+          }
+          value = new Uint8Array(slab.buffer, slabUsed, size);
+          for (let k = 0; k < size; k++) slab[slabUsed + k] = bytes[pos + k]!;
+          slabUsed += size;
+        }
+        parent.content = value;
         pos += size;
         break;
       }
       default: {
-        const unsupported = UNSUPPORTED_GLOBAL_TOKENS.get(byte);
-        if (unsupported !== undefined) {
+        // Global tokens all have 0-4 in their low six bits; the five EAS uses were handled above.
+        if ((byte & TAG_TOKEN_MASK) < FIRST_TAG_TOKEN) {
+          const unsupported = UNSUPPORTED_GLOBAL_TOKENS.get(byte);
           throw new WbxmlError(
             'unsupported-token',
             offset,
@@ -332,6 +390,22 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   if (depth > 0) throw new WbxmlError('truncated', length, `input ends with ${depth} element(s) still open`);
   if (root === undefined) throw new WbxmlError('no-root', length, 'document has no root element');
   return { version, publicId, charset, root };
+}
+
+/** Adds a string to the content of an open element: its content, or joined to the strings before it. */
+function appendText(parent: WbxmlElement, text: string, offset: number): void {
+  const content = parent.content;
+  if (content === PENDING) {
+    parent.content = text;
+  } else if (typeof content === 'string') {
+    parent.content = content + text;
+  } else {
+    throw new WbxmlError(
+      'mixed-content',
+      offset,
+      `${parent.qualifiedName} mixes text with elements or bytes`,
+    );
+  }
 }
 
 function hex(byte: number): string {

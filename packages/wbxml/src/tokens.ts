@@ -25,6 +25,8 @@ export const TAG_HAS_CONTENT = 0x40;
 /** Bit set on a tag token when the element has attributes; EAS never sends attributes. */
 export const TAG_HAS_ATTRIBUTES = 0x80;
 export const TAG_TOKEN_MASK = 0x3f;
+/** Tag tokens are 0x05-0x3F; 0x00-0x04 in the low six bits are global tokens (WAP-192-WBXML 7.1). */
+export const FIRST_TAG_TOKEN = 0x05;
 
 /** WBXML version byte 0x03 is WBXML 1.3. */
 export const WBXML_VERSION_1_3 = 0x03;
