@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { adminApi } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { DeviceRequestLog } from './device-log.js';
+import { jwtAuthenticator } from './jwt.js';
 import { type MailIn, startMailIn } from './mail-in.js';
 import { ServerMetrics } from './metrics.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
@@ -138,6 +139,15 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     throttle: stores.throttle,
     ready: () => stores.ready(),
     policy: gate,
+    ...(config.jwt
+      ? {
+          extraAuthenticator: jwtAuthenticator({
+            ...config.jwt,
+            mailbox,
+            defaultDomain: config.defaultDomain,
+          }),
+        }
+      : {}),
     onRequest: (entry) => deviceLog.record(entry),
     routes: config.admin.token
       ? [

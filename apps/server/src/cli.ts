@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { publishingMailbox } from '@easkit/push';
 import { Command, Option } from 'commander';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { ImportAbortedError, importFiles } from './import/import.js';
+import { openStores } from './stores.js';
 
 /**
  * `easkit`: the operator's command line. It talks to a running server's admin API (`/admin/v1`, bearer token),
@@ -382,6 +387,60 @@ program
         ]),
       ]),
     );
+  });
+
+program
+  .command('import <paths...>')
+  .description(
+    'import .eml, mbox, Maildir, .ics and .vcf files into a mailbox. Opens the configured store directly (not the ' +
+      'admin API): with PostgreSQL the running servers wake devices at once; with the embedded store, stop the ' +
+      'server first (one process owns a PGlite folder)',
+  )
+  .requiredOption('--user <user>', 'user id, address or alias')
+  .option('--folder <path>', 'target folder, e.g. "Archive/2024" (created when missing)')
+  .option(
+    '-c, --config <file>',
+    "the server's configuration file (default: $EASKIT_CONFIG, then the environment)",
+  )
+  .action(async (paths: string[], options: { user: string; folder?: string; config?: string }) => {
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(options.config ? { file: options.config } : {});
+    } catch (error) {
+      throw new CliError(error instanceof ConfigError ? error.message : String(error));
+    }
+    const logger = pino({ level: 'warn', base: undefined });
+    const stores = await openStores(config, logger);
+    try {
+      const report = await importFiles({
+        mailbox: publishingMailbox(stores.mailbox, stores.bus),
+        user: options.user,
+        paths,
+        ...(options.folder ? { folder: options.folder } : {}),
+        onProgress: (event) => {
+          if (event.type === 'skipped') process.stderr.write(`skipped ${event.source}: ${event.reason}\n`);
+          else if (event.type === 'warning')
+            process.stderr.write(`warning ${event.source}: ${event.reason}\n`);
+        },
+      });
+      print(report, (value: typeof report) =>
+        table([
+          ['KIND', 'IMPORTED', 'SKIPPED'],
+          ...Object.entries(value.counts).map(([kind, count]) => [
+            kind,
+            String(count.imported),
+            String(count.skipped),
+          ]),
+        ]),
+      );
+    } catch (error) {
+      if (error instanceof ImportAbortedError) throw new CliError(`import stopped: ${error.message}`);
+      if (error instanceof Error && error.name === 'NotFoundError')
+        throw new CliError(`no such user: ${options.user}`);
+      throw error;
+    } finally {
+      await stores.close();
+    }
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -107,6 +107,15 @@ export const configSchema = z
         replyBefore16: flag.default(true),
       })
       .prefault({}),
+    /** Also accept OAuth2 bearer tokens (JWTs) signed by a key of this JWKS file. */
+    jwt: z
+      .object({
+        jwksFile: z.string().min(1),
+        issuer: z.string().min(1),
+        audience: z.string().min(1),
+        claim: z.string().min(1).optional(),
+      })
+      .optional(),
     /** The domain of bare account names (`alice`, `DOMAIN\alice`). */
     defaultDomain: z.string().min(1).default('easkit.test'),
     demo: z

@@ -17,6 +17,16 @@ export {
   type ServerConfig,
 } from './config.js';
 export {
+  ImportAbortedError,
+  type ImportEvent,
+  type ImportKind,
+  type ImportOptions,
+  type ImportReport,
+  importFiles,
+  type SkipCode,
+} from './import/import.js';
+export { firstAuthenticator, type JwtAuthenticatorOptions, jwtAuthenticator } from './jwt.js';
+export {
   DEFAULT_LOCKOUT,
   type LockoutPolicy,
   type LoginThrottle,

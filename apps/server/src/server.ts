@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import {
   createEasHandler,
   createNodeListener,
+  type EasAuthenticator,
   type EasCommandHandler,
   type EasCommandName,
   type EasRequestLog,
@@ -27,6 +28,7 @@ import {
   MAX_AUTODISCOVER_BODY_BYTES,
 } from './autodiscover.js';
 import type { ServerConfig } from './config.js';
+import { firstAuthenticator } from './jwt.js';
 import type { LoginThrottle } from './lockout.js';
 import type { ServerMetrics } from './metrics.js';
 import type { PasswordDirectory } from './passwords.js';
@@ -47,6 +49,8 @@ export interface EasServerParts {
   readonly routes?: readonly ExtraRoute[];
   /** Provisioning enforcement (policy keys, access, wipe) in front of every command. */
   readonly policy?: PolicyGate;
+  /** Tried after the password check (e.g. bearer tokens); see `jwtAuthenticator`. */
+  readonly extraAuthenticator?: EasAuthenticator;
   /** Sees every EAS request's log entry (the per-device request log). */
   readonly onRequest?: (entry: EasRequestLog) => void;
 }
@@ -148,8 +152,11 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
         );
     },
   });
+  const easAuthenticate: EasAuthenticator = parts.extraAuthenticator
+    ? firstAuthenticator(authenticate, parts.extraAuthenticator)
+    : authenticate;
   const handler = createEasHandler({
-    authenticate,
+    authenticate: easAuthenticate,
     commands: parts.commands,
     ...(parts.policy ? { policy: parts.policy } : {}),
     onRequest: (entry) => {
