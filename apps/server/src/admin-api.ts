@@ -29,6 +29,8 @@ export interface AdminApiOptions {
   administration: DeviceAdministration;
   syncState: SyncStateStore;
   deviceLog: DeviceRequestLog;
+  /** Users whose traffic is logged in full on this instance. */
+  debugUsers: Set<string>;
   logger: Logger;
 }
 
@@ -185,6 +187,13 @@ export function adminApi(options: AdminApiOptions): ExtraRoute {
       case 'PUT users/:a/eas':
         await act.setUserEasEnabled(a as string, enabledBody.parse(body).enabled);
         return undefined;
+      case 'PUT users/:a/debug': {
+        const { enabled } = globalEnabledBody.parse(body);
+        await options.mailbox.getUser(a as string);
+        if (enabled) options.debugUsers.add(a as string);
+        else options.debugUsers.delete(a as string);
+        return { debug: [...options.debugUsers] };
+      }
       case 'PUT users/:a/policy':
         await act.setUserPolicy(a as string, policyIdBody.parse(body).policyId);
         return undefined;

@@ -129,6 +129,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     : (scope: { user?: string; deviceId?: string }) => void gate.interrupt(scope);
   const administration = createDeviceAdministration({ devices: stores.devices, interrupt });
   const deviceLog = new DeviceRequestLog();
+  const debugUsers = new Set<string>();
   const running = await startEasServer({
     config,
     mailbox,
@@ -149,6 +150,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
         }
       : {}),
     onRequest: (entry) => deviceLog.record(entry),
+    debugUsers,
     routes: config.admin.token
       ? [
           adminApi({
@@ -159,6 +161,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
             administration,
             syncState: stores.syncState,
             deviceLog,
+            debugUsers,
             logger,
           }),
         ]

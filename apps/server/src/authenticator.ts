@@ -29,6 +29,8 @@ export function identityOf(user: User): MailboxIdentity {
 export interface RequestScope {
   deviceId?: string;
   remoteAddress?: string;
+  /** Set once the request is authenticated. */
+  userId?: string;
 }
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();
@@ -70,6 +72,7 @@ export function createAuthenticator(options: AuthenticatorOptions): EasAuthentic
       return undefined;
     }
     await throttle?.success(account, deviceId);
+    if (scope) scope.userId = user.id;
     options.onAttempt?.('ok', credentials.username, scope);
     return identityOf(user);
   };

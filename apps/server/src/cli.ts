@@ -164,6 +164,13 @@ users
     print(await call('PUT', `/users/${enc(user)}/eas`, { enabled }), () => 'ok');
   });
 users
+  .command('debug <user> <state>')
+  .description("log this user's requests and responses in full (decoded WBXML) on the instance: on or off")
+  .action(async (user: string, state: string) => {
+    if (state !== 'on' && state !== 'off') throw new CliError('state must be on or off');
+    print(await call('PUT', `/users/${enc(user)}/debug`, { enabled: state === 'on' }), () => 'ok');
+  });
+users
   .command('policy <user> <policyId>')
   .description('assign a policy to a user (`none` for the default)')
   .action(async (user: string, policyId: string) => {

@@ -18,6 +18,7 @@ import {
   parseEasQuery,
 } from '@easkit/eas-commands';
 import type { MailboxStore } from '@easkit/mailbox';
+import { decode, toXml } from '@easkit/wbxml';
 import type { Logger } from 'pino';
 import { createAuthenticator, type RequestScope, requestScope } from './authenticator.js';
 import {
@@ -49,6 +50,8 @@ export interface EasServerParts {
   readonly routes?: readonly ExtraRoute[];
   /** Provisioning enforcement (policy keys, access, wipe) in front of every command. */
   readonly policy?: PolicyGate;
+  /** Users whose requests and responses are logged in full (decoded WBXML) at info level, to debug one phone. */
+  readonly debugUsers?: ReadonlySet<string>;
   /** Tried after the password check (e.g. bearer tokens); see `jwtAuthenticator`. */
   readonly extraAuthenticator?: EasAuthenticator;
   /** Sees every EAS request's log entry (the per-device request log). */
@@ -165,8 +168,27 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
       parts.onRequest?.(entry);
     },
   });
+  const debugUsers = parts.debugUsers;
   const easListener = createNodeListener({
-    handler,
+    handler: debugUsers
+      ? async (request) => {
+          const response = await handler(request);
+          const userId = requestScope.getStore()?.userId;
+          if (userId !== undefined && debugUsers.has(userId)) {
+            logger.info(
+              {
+                user: userId,
+                url: request.url,
+                status: response.status,
+                request: wbxmlText(request.body),
+                response: response.body ? wbxmlText(response.body) : undefined,
+              },
+              'debug: full request and response',
+            );
+          }
+          return response;
+        }
+      : handler,
     maxBodyBytes: config.server.maxBodyBytes,
     onError: (error) => logger.error({ err: error }, 'adapter failure'),
   });
@@ -294,4 +316,14 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       }),
   };
+}
+
+/** A body as XML for the debug log: decoded WBXML, or a note saying what it is. */
+function wbxmlText(body: Uint8Array): string | undefined {
+  if (body.byteLength === 0) return undefined;
+  try {
+    return toXml(decode(body));
+  } catch {
+    return `(${body.byteLength} bytes, not WBXML)`;
+  }
 }
