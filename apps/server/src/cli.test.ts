@@ -77,6 +77,22 @@ describe('easkit (the built admin CLI)', () => {
     expect(log.stdout).toContain('Provision');
   });
 
+  it('top shows waiting requests and request rates of each instance', async () => {
+    const top = await easkit(
+      'top',
+      '--once',
+      '--interval',
+      '0.5',
+      '--instance',
+      app.running.url,
+      'http://127.0.0.1:1',
+    );
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/devices active \(5 min\): \d+\s+waiting: 0/);
+    expect(top.stdout).toMatch(/http:\/\/127\.0\.0\.1:1\s+DOWN/);
+    expect(top.stdout).toContain(`${app.running.url}  up`);
+  });
+
   it('explains failures with exit code 1', async () => {
     const missing = await easkit('devices', 'show', 'nobody@example.com', 'x');
     expect(missing.code).toBe(1);

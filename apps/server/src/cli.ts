@@ -450,6 +450,87 @@ program
     }
   });
 
+interface InstanceSample {
+  url: string;
+  up: boolean;
+  waiting: number;
+  requests: number;
+  byCommand: Map<string, number>;
+}
+
+async function sampleInstance(url: string): Promise<InstanceSample> {
+  const sample: InstanceSample = { url, up: false, waiting: 0, requests: 0, byCommand: new Map() };
+  try {
+    const text = await (await fetch(new URL('/metrics', url))).text();
+    sample.up = true;
+    sample.waiting = Number(/^easkit_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
+    for (const match of text.matchAll(/^easkit_requests_total\{command="([^"]*)",status="[^"]*"\} (\d+)/gm)) {
+      const count = Number(match[2]);
+      sample.requests += count;
+      sample.byCommand.set(match[1] as string, (sample.byCommand.get(match[1] as string) ?? 0) + count);
+    }
+  } catch {
+    // Shown as down.
+  }
+  return sample;
+}
+
+program
+  .command('top')
+  .description('a live view of active devices, waiting Pings and requests per second, across instances')
+  .option('--instance <url...>', 'every instance to watch (default: --url)')
+  .option('--interval <seconds>', 'refresh interval', '2')
+  .option('--once', 'print one view (after one interval) and exit')
+  .action(async (options: { instance?: string[]; interval: string; once?: boolean }) => {
+    const urls = options.instance ?? [program.opts<GlobalOptions>().url];
+    const intervalMs = Math.max(0.2, Number(options.interval)) * 1000;
+    let previous = await Promise.all(urls.map(sampleInstance));
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      const current = await Promise.all(urls.map(sampleInstance));
+      const devicesAnswer = (await call('GET', '/devices?limit=1000').catch(() => undefined)) as
+        | { devices: DeviceRow[] }
+        | undefined;
+      const recent = Date.now() - 5 * 60_000;
+      const active = devicesAnswer?.devices.filter((device) => Date.parse(device.lastSeen) >= recent).length;
+      const rows = current.map((sample, index) => {
+        const before = previous[index] as InstanceSample;
+        const rate = ((sample.requests - before.requests) / intervalMs) * 1000;
+        return [sample.url, sample.up ? 'up' : 'DOWN', String(sample.waiting), rate.toFixed(1)];
+      });
+      const totalWaiting = current.reduce((sum, sample) => sum + sample.waiting, 0);
+      const totalRate = current.reduce(
+        (sum, sample, index) => sum + (sample.requests - (previous[index] as InstanceSample).requests),
+        0,
+      );
+      const commands = new Map<string, number>();
+      current.forEach((sample, index) => {
+        for (const [command, count] of sample.byCommand) {
+          const before = (previous[index] as InstanceSample).byCommand.get(command) ?? 0;
+          commands.set(command, (commands.get(command) ?? 0) + count - before);
+        }
+      });
+      const busiest = [...commands.entries()]
+        .filter(([, count]) => count > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([command, count]) => `${command} ${((count / intervalMs) * 1000).toFixed(1)}/s`)
+        .join(', ');
+      const view = [
+        `easkit top  ${new Date().toISOString()}`,
+        `devices active (5 min): ${active ?? '? (no admin token)'}   waiting: ${totalWaiting}   requests/s: ${((totalRate / intervalMs) * 1000).toFixed(1)}`,
+        `by command: ${busiest || '-'}`,
+        '',
+        table([['INSTANCE', 'STATE', 'WAITING', 'REQ/S'], ...rows]),
+      ].join('\n');
+      if (options.once) {
+        process.stdout.write(`${view}\n`);
+        return;
+      }
+      process.stdout.write(`\x1b[2J\x1b[H${view}\n`);
+      previous = current;
+    }
+  });
+
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`easkit: ${error instanceof CliError ? error.message : String(error)}\n`);
   process.exit(1);
