@@ -176,6 +176,14 @@ export class PgMailboxStore implements MailboxStore {
     return userFromRow(row);
   }
 
+  /** Every user, sorted by id: the GAL source (`UserDirectory` of @easkit/mailbox) and the admin API use it. */
+  async listUsers(): Promise<User[]> {
+    const { rows } = await this.db.query<UserRow>(
+      `SELECT id, primary_address, aliases, display_name FROM ${T.users} ORDER BY id`,
+    );
+    return rows.map(userFromRow);
+  }
+
   async resolveAddress(address: string): Promise<User | undefined> {
     if (!isStorableText(address)) return undefined;
     const { rows } = await this.db.query<UserRow>(
