@@ -99,6 +99,34 @@ describe('decode: strings', () => {
     }
   });
 
+  it('long strings (the transcode path from 256 bytes) decode as Buffer decodes them, valid or not', () => {
+    const padding = Buffer.from('plain ASCII padding '.repeat(13));
+    fc.assert(
+      fc.property(
+        fc.array(textBytes, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('before', 'after', 'both'),
+        (parts, where) => {
+          const text = Buffer.concat(parts);
+          const inline = Uint8Array.from(
+            Buffer.concat(
+              where === 'before'
+                ? [padding, text]
+                : where === 'after'
+                  ? [text, padding]
+                  : [padding, text, padding],
+            ),
+          );
+          expect(contents(decode(document([{ inline }])))).toEqual([utf8(inline)]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // A byte order mark stays part of the text, as Buffer keeps it (TextDecoder would drop it).
+    const bom = Uint8Array.from(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), padding, Buffer.from('é')]));
+    expect(decode(document([{ inline: bom }])).children[0]!.text).toBe(utf8(bom));
+    expect(utf8(bom).charCodeAt(0)).toBe(0xfeff);
+  });
+
   it('long strings and strings with non-ASCII text at any position decode exactly', () => {
     const word = Buffer.from('Grüße – “quoted” café 😀 ');
     for (const size of [31, 32, 33, 63, 64, 65, 200, 4096, 70_000, 200_000]) {
@@ -237,6 +265,24 @@ describe('decode without Node Buffer (browsers, workers)', () => {
       );
     } finally {
       vi.unstubAllGlobals();
+      vi.resetModules();
+    }
+  });
+
+  it('gives the same trees without process.getBuiltinModule (Node before 20.16: V8 decodes long strings)', async () => {
+    const long = Buffer.from(`Grüße – “quoted” ${'x'.repeat(300)}`);
+    const broken = Uint8Array.from([...long, 0xff, 0x41]);
+    const bytes = document([{ inline: long }, { inline: broken }, { inline: Buffer.from('z'.repeat(400)) }]);
+    const expected = decode(bytes);
+    const processObject = globalThis.process as { getBuiltinModule?: unknown };
+    const original = processObject.getBuiltinModule;
+    vi.resetModules();
+    processObject.getBuiltinModule = undefined;
+    try {
+      const isolated = (await import('./decoder.js')) as typeof import('./decoder.js');
+      expect(isolated.decode(bytes)).toEqual(expected);
+    } finally {
+      processObject.getBuiltinModule = original;
       vi.resetModules();
     }
   });
