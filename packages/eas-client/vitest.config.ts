@@ -1,0 +1,3 @@
+import { easkitVitestConfig } from '../../tooling/vitest.shared.ts';
+
+export default easkitVitestConfig();
