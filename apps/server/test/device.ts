@@ -38,6 +38,27 @@ export class TestDevice {
     return { status: response.status, body: bytes.length > 0 ? decode(bytes) : undefined };
   }
 
+  /**
+   * The same request as `send`, but the response is handed back unread, so a test can act while it is still
+   * arriving (kill the server mid-response) or give up after a deadline (`signal`).
+   */
+  open(command: string, body?: WbxmlElement, signal?: AbortSignal): Promise<Response> {
+    return fetch(
+      `${this.url}/Microsoft-Server-ActiveSync?Cmd=${command}&User=${encodeURIComponent(this.login)}&DeviceId=${this.deviceId}&DeviceType=${this.deviceType}`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from(`${this.login}:${this.password}`).toString('base64')}`,
+          'MS-ASProtocolVersion': this.version,
+          'Content-Type': 'application/vnd.ms-sync.wbxml',
+          'X-MS-PolicyKey': this.policyKey,
+        },
+        ...(body ? { body: encode(body) } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+  }
+
   /** The two-phase Provision of MS-ASPROV: download the policy, acknowledge it, keep the final key. */
   async provision(): Promise<void> {
     const type = this.version === '2.5' ? 'MS-WAP-Provisioning-XML' : 'MS-EAS-Provisioning-WBXML';
