@@ -109,6 +109,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     },
     {
       meetingResponse: { replyBefore16: config.meetings.replyBefore16 },
+      settings: { store: stores.settings },
       ping: {
         minHeartbeatSec: config.ping.minHeartbeatSec,
         maxHeartbeatSec: config.ping.maxHeartbeatSec,

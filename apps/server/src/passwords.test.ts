@@ -3,10 +3,10 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { freshDatabaseUrl, postgresAvailable } from '../test/postgres.js';
 import {
+  CREDENTIALS_MIGRATIONS,
   type CredentialStore,
   MemoryCredentialStore,
   PasswordDirectory,
-  SERVER_MIGRATIONS,
   SqlCredentialStore,
 } from './passwords.js';
 
@@ -40,7 +40,7 @@ describe('passwords in memory', () => {
 describe('passwords on PGlite', () => {
   directorySuite(async () => {
     const database = await pgliteDatabase();
-    await migrate(database, SERVER_MIGRATIONS);
+    await migrate(database, CREDENTIALS_MIGRATIONS);
     return { store: new SqlCredentialStore(database), close: () => database.close() };
   });
 });
@@ -49,7 +49,7 @@ describe.runIf(await postgresAvailable())('passwords on PostgreSQL', () => {
   directorySuite(async () => {
     const pool = new pg.Pool({ connectionString: await freshDatabaseUrl('server_credentials') });
     const database = postgresDatabase({ pool });
-    await migrate(database, SERVER_MIGRATIONS);
+    await migrate(database, CREDENTIALS_MIGRATIONS);
     return { store: new SqlCredentialStore(database), close: () => pool.end() };
   });
 });

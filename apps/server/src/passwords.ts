@@ -36,7 +36,7 @@ export class MemoryCredentialStore implements CredentialStore {
 }
 
 /** The server's own tables, migrated beside storage-pg's (ids sort after the package's). */
-export const SERVER_MIGRATIONS = [
+export const CREDENTIALS_MIGRATIONS = [
   {
     id: 'server_0001_credentials',
     sql: `CREATE TABLE easkit_server_credentials (
@@ -48,7 +48,7 @@ export const SERVER_MIGRATIONS = [
   },
 ] as const;
 
-/** Password hashes in PostgreSQL or PGlite (the table of `SERVER_MIGRATIONS`). */
+/** Password hashes in PostgreSQL or PGlite (the table of `CREDENTIALS_MIGRATIONS`). */
 export class SqlCredentialStore implements CredentialStore {
   constructor(private readonly database: Database) {}
 

@@ -8,7 +8,7 @@ import { TestDevice } from '../test/device.js';
 import { startApp } from './app.js';
 import { configFromEnv } from './config.js';
 
-const { FolderHierarchy: FH } = eas;
+const { FolderHierarchy: FH, Settings: ST } = eas;
 
 describe('the default embedded store (PGlite in EASKIT_DATA_DIR)', () => {
   it('keeps users, passwords, devices and the demo password across a restart', async () => {
@@ -22,6 +22,23 @@ describe('the default embedded store (PGlite in EASKIT_DATA_DIR)', () => {
     await first.passwords.setPassword('ivy@example.com', 'ivy-password');
     const phone = new TestDevice(first.running.url, 'demo', demoPassword, 'kept-phone');
     await phone.provision();
+    const oofSet = await phone.send(
+      'Settings',
+      ST.Settings(
+        ST.Oof(
+          ST.Set(
+            ST.OofState(1),
+            ST.OofMessage(
+              ST.AppliesToInternal(),
+              ST.Enabled(1),
+              ST.ReplyMessage('Back on Monday'),
+              ST.BodyType('Text'),
+            ),
+          ),
+        ),
+      ),
+    );
+    expect(oofSet.body?.require('Oof').intOf('Status')).toBe(1);
     await first.close();
 
     const second = await startApp(configFromEnv(env), pino({ level: 'silent' }));
@@ -33,6 +50,11 @@ describe('the default embedded store (PGlite in EASKIT_DATA_DIR)', () => {
       again.policyKey = phone.policyKey;
       const hierarchy = await again.send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
       expect(hierarchy.body?.intOf('Status')).toBe(1);
+      // Out-of-office settings are kept too.
+      const oof = await again.send('Settings', ST.Settings(ST.Oof(ST.Get(ST.BodyType('Text')))));
+      const got = oof.body!.require('Oof').require('Get');
+      expect(got.intOf('OofState')).toBe(1);
+      expect(got.require('OofMessage').textOf('ReplyMessage')).toBe('Back on Monday');
     } finally {
       await second.close();
     }

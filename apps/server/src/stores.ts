@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { MemorySettingsStore, type SettingsStore } from '@easkit/eas-commands';
 import { type MailboxStore, MemoryMailboxStore } from '@easkit/mailbox';
 import { type DeviceStore, MemoryDeviceStore } from '@easkit/policy';
 import { type DeviceClaims, InProcessPushBus, type PushBus } from '@easkit/push';
@@ -25,11 +26,15 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { type LoginThrottle, MemoryLoginThrottle, sharedLoginThrottle } from './lockout.js';
 import {
+  CREDENTIALS_MIGRATIONS,
   type CredentialStore,
   MemoryCredentialStore,
-  SERVER_MIGRATIONS,
   SqlCredentialStore,
 } from './passwords.js';
+import { SETTINGS_MIGRATION, SqlSettingsStore } from './settings-store.js';
+
+/** The server's own tables (password hashes, Settings data), in order. */
+export const SERVER_MIGRATIONS = [...CREDENTIALS_MIGRATIONS, SETTINGS_MIGRATION];
 
 /** The stores the server runs on, chosen by the configuration, and how to check and release them. */
 export interface ServerStores {
@@ -38,6 +43,8 @@ export interface ServerStores {
   readonly syncState: SyncStateStore;
   readonly devices: DeviceStore;
   readonly credentials: CredentialStore;
+  /** Out-of-office settings and device recovery passwords (the Settings command). */
+  readonly settings: SettingsStore;
   readonly bus: PushBus;
   /** Cross-instance superseding of waiting requests (Redis), for the WaiterRegistry. */
   readonly claims?: DeviceClaims;
@@ -69,6 +76,7 @@ export async function openStores(config: ServerConfig, logger: Logger): Promise<
       syncState: new MemorySyncStateStore(),
       devices: new MemoryDeviceStore(),
       credentials: new MemoryCredentialStore(),
+      settings: new MemorySettingsStore(),
       bus: new InProcessPushBus(),
       throttle: new MemoryLoginThrottle(),
       description: 'in-memory store; nothing is kept after exit',
@@ -118,6 +126,7 @@ export async function openStores(config: ServerConfig, logger: Logger): Promise<
     syncState: redis?.syncState ?? new PgSyncStateStore({ database }),
     devices: new PgDeviceStore({ database }),
     credentials: new SqlCredentialStore(database),
+    settings: new SqlSettingsStore(database),
     bus,
     ...(redis ? { claims: redis.bus, relayInterrupts: redis.relayInterrupts } : {}),
     throttle: redis?.throttle ?? new MemoryLoginThrottle(),
