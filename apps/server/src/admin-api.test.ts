@@ -69,6 +69,8 @@ describe('the admin API and the policy gate', () => {
     expect(list.json.devices).toHaveLength(1);
     expect(list.json.devices[0]).toMatchObject({ deviceId: 'erin-phone', condition: 'active' });
     const log = await admin('GET', '/devices/erin%40example.com/erin-phone/log');
+    expect(log.json.requests.at(-1)).toMatchObject({ command: 'FolderSync', httpStatus: 200 });
+    expect(log.json.requests.at(-1).bytesOut).toBeGreaterThan(50);
     expect(log.json.requests.map((entry: { command: string }) => entry.command)).toEqual([
       'FolderSync',
       'Provision',

@@ -44,12 +44,15 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   const stores = await openStores(config, logger);
   // Every write through the mailbox publishes the changed folders, which wakes the device's waiting Ping.
   const mailbox = publishingMailbox(stores.mailbox, stores.bus);
-  const waiters = new WaiterRegistry({
+  const metrics: ServerMetrics = new ServerMetrics({ waiters: () => waiters });
+  const waiters: WaiterRegistry = new WaiterRegistry({
     bus: stores.bus,
+    onOutcome: (outcome) => {
+      if (outcome.kind === 'changed') metrics.wakeup();
+    },
     ...(stores.claims ? { claims: stores.claims } : {}),
     onError: (error) => logger.warn({ err: error }, 'push bus unsubscribe failed'),
   });
-  const metrics = new ServerMetrics({ waiters });
   const relayConfig = config.smtpRelay;
   const relay = relayConfig
     ? smtpSubmitter({

@@ -244,18 +244,24 @@ devices
         protocolVersion?: string;
         httpStatus: number;
         durationMs: number;
+        bytesIn?: number;
+        bytesOut?: number;
+        itemsSent?: number;
+        itemsReceived?: number;
         reason?: string;
       }[];
     };
     print(answer, (value: typeof answer) =>
       table([
-        ['AT', 'COMMAND', 'VERSION', 'HTTP', 'MS', 'REASON'],
+        ['AT', 'COMMAND', 'VERSION', 'HTTP', 'MS', 'BYTES IN/OUT', 'ITEMS IN/OUT', 'REASON'],
         ...value.requests.map((entry) => [
           entry.at,
           entry.command ?? '',
           entry.protocolVersion ?? '',
           String(entry.httpStatus),
           String(entry.durationMs),
+          entry.bytesIn === undefined ? '' : `${entry.bytesIn}/${entry.bytesOut ?? 0}`,
+          entry.itemsSent === undefined ? '' : `${entry.itemsReceived ?? 0}/${entry.itemsSent}`,
           entry.reason ?? '',
         ]),
       ]),

@@ -7,6 +7,10 @@ export interface DeviceLogEntry {
   protocolVersion: string | undefined;
   httpStatus: number;
   durationMs: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  itemsSent?: number;
+  itemsReceived?: number;
   reason?: string;
 }
 
@@ -35,6 +39,9 @@ export class DeviceRequestLog {
       protocolVersion: entry.protocolVersion,
       httpStatus: entry.httpStatus,
       durationMs: Math.round(entry.durationMs * 10) / 10,
+      ...(entry.bytesIn === undefined ? {} : { bytesIn: entry.bytesIn, bytesOut: entry.bytesOut ?? 0 }),
+      ...(entry.itemsSent === undefined ? {} : { itemsSent: entry.itemsSent }),
+      ...(entry.itemsReceived === undefined ? {} : { itemsReceived: entry.itemsReceived }),
       ...(entry.reason === undefined ? {} : { reason: entry.reason }),
     });
     if (list.length > this.perDevice) list.splice(0, list.length - this.perDevice);

@@ -75,5 +75,7 @@ describe('mail in over SMTP wakes a waiting Ping', () => {
     expect(adds[0]!.require('ApplicationData').textOf('Subject')).toBe('Over SMTP');
     const metrics = await (await fetch(`${app.running.url}/metrics`)).text();
     expect(metrics).toMatch(/easkit_mail_in_messages_total\{outcome="delivered"\} 1/);
+    expect(metrics).toMatch(/easkit_push_wakeups_total 1/);
+    expect(metrics).toMatch(/easkit_sync_items_sent_total [1-9]/);
   });
 });

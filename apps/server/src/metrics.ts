@@ -17,7 +17,7 @@ export class ServerMetrics {
   readonly #mailIn: Counter<'outcome'>;
   readonly #logins: Counter<'outcome'>;
 
-  constructor(options: { waiters?: WaiterRegistry; defaultMetrics?: boolean } = {}) {
+  constructor(options: { waiters?: () => WaiterRegistry | undefined; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'easkit_' });
@@ -73,7 +73,7 @@ export class ServerMetrics {
       help: 'Ping and hanging Sync requests waiting in this process',
       registers,
       collect() {
-        this.set(waiters?.stats().waiters ?? 0);
+        this.set(waiters?.()?.stats().waiters ?? 0);
       },
     });
   }

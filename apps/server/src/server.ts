@@ -165,6 +165,7 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
     onRequest: (entry) => {
       logRequest(logger, entry);
       metrics?.request(entry);
+      metrics?.itemsSynced(entry.itemsSent ?? 0, entry.itemsReceived ?? 0);
       parts.onRequest?.(entry);
     },
   });

@@ -431,3 +431,43 @@ describe('WaiterRegistry: cross-instance claims', () => {
     assert.deepEqual(await waiting, { kind: 'timeout' });
   });
 });
+
+describe('WaiterRegistry: onOutcome', () => {
+  it('reports how every wait ended, and a throwing callback reaches onError only', async () => {
+    const bus = new InProcessPushBus();
+    const timers = new ManualTimers();
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const registry = new WaiterRegistry({
+      bus,
+      timers,
+      onOutcome: (outcome) => {
+        seen.push(outcome.kind);
+        if (outcome.kind === 'timeout') throw new Error('metrics broke');
+      },
+      onError: (error) => errors.push(error),
+    });
+    let changed = false;
+    const request = (deviceId: string): WaitRequest => ({
+      user: 'u',
+      deviceId,
+      folderIds: ['f'],
+      heartbeatMs: 1000,
+      hasChanges: async () => (changed ? ['f'] : []),
+    });
+    const first = registry.wait(request('a'));
+    const second = registry.wait(request('b'));
+    await settle();
+    changed = true;
+    await bus.publish('u', ['f']);
+    expect((await first).kind).toBe('changed');
+    expect((await second).kind).toBe('changed');
+    changed = false;
+    const third = registry.wait(request('c'));
+    await settle();
+    timers.fire();
+    expect((await third).kind).toBe('timeout');
+    expect(seen).toEqual(['changed', 'changed', 'timeout']);
+    expect(errors).toHaveLength(1);
+  });
+});

@@ -64,6 +64,8 @@ export interface WaiterRegistryOptions {
   readonly timers?: WaiterTimers;
   /** Receives errors of unsubscribing from the bus and of `claims` (the registry carries on). Quiet by default. */
   readonly onError?: (error: unknown) => void;
+  /** Told how every wait ended (for metrics: `changed` is a push wake-up). */
+  readonly onOutcome?: (outcome: WaitOutcome) => void;
   /** Ends a device's older wait on other server instances when a new one starts here. None by default. */
   readonly claims?: DeviceClaims;
 }
@@ -117,6 +119,7 @@ export class WaiterRegistry {
   readonly #bus: PushBus;
   readonly #timers: WaiterTimers;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #onOutcome: ((outcome: WaitOutcome) => void) | undefined;
   readonly #claims: DeviceClaims | undefined;
   readonly #users = new Map<UserId, UserEntry>();
   #closed = false;
@@ -125,6 +128,7 @@ export class WaiterRegistry {
     this.#bus = options.bus;
     this.#timers = options.timers ?? defaultTimers;
     this.#onError = options.onError;
+    this.#onOutcome = options.onOutcome;
     this.#claims = options.claims;
   }
 
@@ -293,6 +297,11 @@ export class WaiterRegistry {
     if (waiter.done) return;
     this.#remove(waiter);
     waiter.resolve(outcome);
+    try {
+      this.#onOutcome?.(outcome);
+    } catch (error) {
+      this.#onError?.(error);
+    }
   }
 
   #remove(waiter: Waiter): void {

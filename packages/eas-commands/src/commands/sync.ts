@@ -187,6 +187,16 @@ function readCollection(element: WbxmlElement): CollectionRequest | undefined {
 /** Fields a client never overwrites or erases with a Change (the server owns them). */
 const SERVER_OWNED = new Set(['uid', 'organizerName', 'organizerEmail', 'dtStamp', 'mime', 'attachments']);
 
+/** The Add/Change/Delete/SoftDelete/Fetch entries under the Commands of these Collection elements. */
+function countCommands(collections: readonly WbxmlElement[]): number {
+  let count = 0;
+  for (const collection of collections) {
+    const commands = collection.child('Commands');
+    if (commands) count += commands.children.length;
+  }
+  return count;
+}
+
 /** A Sync of this process waiting for changes; a later Sync of the same device ends it through `stop`. */
 interface HangingSync {
   abandoned: boolean;
@@ -329,8 +339,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     }
 
     function answer(pass: SyncPass): EasCommandResult {
-      if (atLeast(version, '12.1') && !pass.anythingToSay) return { kind: 'empty' };
-      return { kind: 'wbxml', body: AS.Sync(AS.Collections(pass.results)) };
+      const activity = {
+        itemsSent: countCommands(pass.results),
+        itemsReceived: countCommands(collections),
+      };
+      if (atLeast(version, '12.1') && !pass.anythingToSay) return { kind: 'empty', activity };
+      return { kind: 'wbxml', body: AS.Sync(AS.Collections(pass.results)), activity };
     }
 
     /** One run over the collections; 'malformed' for a collection the request does not describe well. */

@@ -35,10 +35,23 @@ export interface EasCommandContext {
 }
 
 /** What a command handler answers. */
+/** What a command moved, for the device's statistics and the request log (Sync sets it). */
+export interface EasCommandActivity {
+  /** Items sent to the device (Add, Change, Delete, SoftDelete entries of the response). */
+  readonly itemsSent?: number;
+  /** Client changes received (Add, Change, Delete, Fetch entries of the request). */
+  readonly itemsReceived?: number;
+}
+
 export type EasCommandResult =
-  | { readonly kind: 'wbxml'; readonly body: WbxmlElement; readonly headers?: Record<string, string> }
+  | {
+      readonly kind: 'wbxml';
+      readonly body: WbxmlElement;
+      readonly headers?: Record<string, string>;
+      readonly activity?: EasCommandActivity;
+    }
   /** 200 with no body: e.g. a Sync with nothing to report, or SendMail that succeeded before 14.0. */
-  | { readonly kind: 'empty'; readonly headers?: Record<string, string> }
+  | { readonly kind: 'empty'; readonly headers?: Record<string, string>; readonly activity?: EasCommandActivity }
   | {
       readonly kind: 'raw';
       readonly status?: number;
@@ -64,6 +77,12 @@ export interface EasRequestLog {
   /** For a body that was not WBXML: a hex excerpt around the bad byte. */
   readonly bodyExcerpt?: string;
   readonly error?: unknown;
+  /** Request and response body sizes in bytes (after decompression of neither: as on the wire to the adapter). */
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  /** Items moved, for commands that report it (Sync). */
+  readonly itemsSent?: number;
+  readonly itemsReceived?: number;
 }
 
 export interface EasHandlerOptions {
@@ -116,6 +135,7 @@ export function createEasHandler(
     let reason: string | undefined;
     let bodyExcerpt: string | undefined;
     let failure: unknown;
+    let served: EasCommandActivity & { bytesIn?: number; bytesOut?: number } = {};
     try {
       response = await serve();
     } catch (error) {
@@ -141,6 +161,7 @@ export function createEasHandler(
       ...(reason === undefined ? {} : { reason }),
       ...(bodyExcerpt === undefined ? {} : { bodyExcerpt }),
       ...(failure === undefined ? {} : { error: failure }),
+      ...served,
     });
     return response;
 
@@ -204,12 +225,15 @@ export function createEasHandler(
         ...(signal ? { signal } : {}),
       });
       const answered = toResponse(result);
-      if (gate) {
-        await gate.record(head, identity, {
-          bytesIn: request.body.length,
-          bytesOut: answered.body?.length ?? 0,
-        });
-      }
+      const activity = result.kind === 'raw' ? undefined : result.activity;
+      const record = {
+        bytesIn: request.body.length,
+        bytesOut: answered.body?.length ?? 0,
+        ...(activity?.itemsSent !== undefined ? { itemsSent: activity.itemsSent } : {}),
+        ...(activity?.itemsReceived !== undefined ? { itemsReceived: activity.itemsReceived } : {}),
+      };
+      served = record;
+      if (gate) await gate.record(head, identity, record);
       return answered;
     }
 

@@ -133,7 +133,7 @@ export interface PolicyGate {
   record(
     head: EasRequestHead,
     identity: MailboxIdentity,
-    activity: { bytesIn: number; bytesOut: number },
+    activity: { bytesIn: number; bytesOut: number; itemsSent?: number; itemsReceived?: number },
   ): Promise<void>;
 }
 
