@@ -67,7 +67,7 @@ export function base64Query(
   parameter(6, parameters.occurrence);
   const options = (parameters.saveInSent ? 0x01 : 0) | (parameters.acceptMultiPart ? 0x02 : 0);
   if (options !== 0) bytes.push(7, 1, options);
-  parameter(8, identity.user);
+  if (identity.user) parameter(8, identity.user);
   return Buffer.from(bytes).toString('base64');
 }
 
