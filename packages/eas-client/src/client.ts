@@ -294,13 +294,7 @@ export class EasClient {
   async provision(): Promise<ProvisionOutcome> {
     const version = await this.#version();
     const first = readProvision(
-      (
-        await this.#send(
-          'Provision',
-          policyRequest(version, this.#options.deviceInformation),
-          this.#snapshot.policyKey ?? '0',
-        )
-      ).body,
+      (await this.#send('Provision', policyRequest(version, this.#options.deviceInformation))).body,
     );
     if (first.remoteWipe) return this.#wipe(first.remoteWipe, first);
     if (first.status !== 1) throw new EasStatusError('Provision', first.status);
@@ -347,11 +341,7 @@ export class EasClient {
 
   async #wipe(kind: 'device' | 'account', result: ProvisionResult): Promise<ProvisionOutcome> {
     const succeeded = (await this.#options.onWipe?.(kind)) ?? true;
-    await this.#send(
-      'Provision',
-      wipeAcknowledgementRequest(kind, succeeded),
-      this.#snapshot.policyKey ?? '0',
-    );
+    await this.#send('Provision', wipeAcknowledgementRequest(kind, succeeded));
     const { deviceId, deviceType, protocolVersion } = this.#snapshot;
     this.#snapshot = {
       ...newSnapshot(deviceId, deviceType),
@@ -750,14 +740,18 @@ export class EasClient {
     return this.#snapshot.protocolVersion as string;
   }
 
-  /** Provision requests go straight to the transport: they never trigger another Provision. */
-  async #send(command: 'Provision', body: WbxmlElement, policyKey: string): Promise<EasResponse> {
+  /**
+   * Provision requests go straight to the transport: they never trigger another Provision. The first phase and
+   * the wipe acknowledgement carry no policy key; the acknowledgement carries the temporary one (MS-ASPROV
+   * 2.2.2.42, 3.1.5.1.2.1).
+   */
+  async #send(command: 'Provision', body: WbxmlElement, policyKey?: string): Promise<EasResponse> {
     const response = await this.transport.send({
       command,
       version: await this.#version(),
       deviceId: this.#snapshot.deviceId,
       deviceType: this.#snapshot.deviceType,
-      policyKey,
+      ...(policyKey !== undefined ? { policyKey } : {}),
       body,
     });
     if (response.status === 449) throw new EasProvisionError('the server answered Provision with 449');
