@@ -127,6 +127,74 @@ describe('decode: strings', () => {
     expect(utf8(bom).charCodeAt(0)).toBe(0xfeff);
   });
 
+  it('many long strings in one document (decoded together at the end) each decode as they would alone', () => {
+    const padding = Buffer.from('x'.repeat(256));
+    // Damage that tests the joins between texts: sequences cut short at the end of a text, U+0001 (which
+    // changes the separator the decoder joins texts with), and stray continuation bytes at the start.
+    const edge = fc.constantFrom(
+      Uint8Array.of(0xe2, 0x82),
+      Uint8Array.of(0xf0, 0x9f, 0x98),
+      Uint8Array.of(0xc3),
+      Uint8Array.of(0x01),
+      Uint8Array.of(0x80, 0x80),
+      Uint8Array.of(0xef, 0xbb, 0xbf),
+      new Uint8Array(0),
+    );
+    const longText = fc
+      .tuple(edge, textBytes, edge)
+      .map(([head, middle, tail]) => Uint8Array.from(Buffer.concat([head, padding, middle, tail])));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(longText, textBytes), { minLength: 1, maxLength: 8 }), (texts) => {
+        const root = decode(document(texts.map((inline) => ({ inline }))));
+        expect(contents(root)).toEqual(texts.map(utf8));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an element with a long string and more strings after it gets them all, joined', () => {
+    const long = Buffer.from(`Grüße – ${'y'.repeat(300)}`);
+    const other = Buffer.from(`“${'z'.repeat(280)}”`);
+    const table = [...Buffer.from('tail'), 0];
+    const strI = (bytes: Uint8Array) => [STR_I, ...bytes, 0];
+    const element = (...strings: number[][]) => [SYNC_KEY, ...strings.flat(), END];
+    const bytes = Uint8Array.from([
+      0x03,
+      0x01,
+      0x6a,
+      table.length,
+      ...table,
+      SYNC,
+      ...element(strI(long), strI(Buffer.from('short'))),
+      ...element(strI(long), strI(other)),
+      ...element(strI(long), [STR_T, 0]),
+      ...element(strI(Buffer.from('first')), strI(long)),
+      ...element(strI(other)),
+      END,
+    ]);
+    expect(contents(decode(bytes))).toEqual([
+      `${utf8(long)}short`,
+      utf8(long) + utf8(other),
+      `${utf8(long)}tail`,
+      `first${utf8(long)}`,
+      utf8(other),
+    ]);
+  });
+
+  it('an element with a long string refuses child elements and bytes after it', () => {
+    const long = [STR_I, ...Buffer.from('w'.repeat(300)), 0];
+    const head = [0x03, 0x01, 0x6a, 0x00, SYNC, SYNC_KEY, ...long];
+    expect(() => decode(Uint8Array.from([...head, SYNC_KEY, END, END, END]))).toThrow(
+      expect.objectContaining({ code: 'mixed-content', offset: head.length }),
+    );
+    expect(() => decode(Uint8Array.from([...head, OPAQUE, 1, 7, END, END]))).toThrow(
+      expect.objectContaining({ code: 'mixed-content', offset: head.length }),
+    );
+    expect(() => decode(Uint8Array.from([...head, END]))).toThrow(
+      expect.objectContaining({ code: 'truncated' }),
+    );
+  });
+
   it('long strings and strings with non-ASCII text at any position decode exactly', () => {
     const word = Buffer.from('Grüße – “quoted” café 😀 ');
     for (const size of [31, 32, 33, 63, 64, 65, 200, 4096, 70_000, 200_000]) {

@@ -40,6 +40,7 @@ interface NativeSlices {
   utf8Slice(start: number, end: number): string;
   ucs2Slice(start: number, end: number): string;
   subarray(start: number, end: number): Uint8Array;
+  copy(target: NativeSlices, targetStart: number, sourceStart: number, sourceEnd: number): number;
   /** Buffer's indexOf of a byte value is a memchr. */
   indexOf(value: number, byteOffset: number): number;
 }
@@ -143,7 +144,8 @@ let textEnd = 0;
 /**
  * The string that starts at `start` and ends at the first NUL before `limit`, or undefined when there is no
  * NUL before `limit`; sets `textEnd` to the NUL's offset. Throws `limit-string` when the string is longer than
- * `maxBytes`. `view` is a Buffer over `bytes` when Node's native slices exist.
+ * `maxBytes`. `view` is a Buffer over `bytes` when Node's native slices exist. With `defer`, a long string
+ * (LONG_TEXT_BYTES or more, Node only) is not decoded: DEFER comes back and the caller decodes it later.
  */
 function readText(
   bytes: Uint8Array,
@@ -151,6 +153,7 @@ function readText(
   start: number,
   limit: number,
   maxBytes: number,
+  defer: boolean,
 ): string | undefined {
   // Look for the NUL in the first SCAN_BYTES bytes, hashing (FNV-1a) and noting non-ASCII bytes on the way.
   const scanLimit = Math.min(limit, start + SCAN_BYTES + 1);
@@ -182,7 +185,8 @@ function readText(
   }
   if (size === 0) return '';
   if (size > CACHE_MAX_BYTES) {
-    return view !== undefined ? longText(view, start, end) : utf8.decode(bytes.subarray(start, end));
+    if (view === undefined) return utf8.decode(bytes.subarray(start, end));
+    return defer && size >= LONG_TEXT_BYTES ? DEFER : longText(view, start, end);
   }
   for (let k = start + SCAN_BYTES + 1; k < end; k++) hash = Math.imul(hash ^ bytes[k]!, 0x01000193);
   const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
@@ -206,6 +210,10 @@ function readText(
 // stack and become one exactly sized array at END.
 const PENDING: WbxmlElement[] = [];
 const HAS_CHILDREN: WbxmlElement[] = [];
+// DEFERRED: the element's text is a long string that is decoded with the others when the document ends.
+const DEFERRED: WbxmlElement[] = [];
+/** What readText returns for a deferred string: no decoded string equals it, as none holds a NUL. */
+const DEFER = '\0';
 
 /** Decodes an EAS WBXML document to its root element. Throws `WbxmlError` on any malformed input. */
 export function decode(bytes: Uint8Array, options?: DecodeOptions): WbxmlElement {
@@ -265,8 +273,13 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   const view = nativeView(bytes);
   // The string table's entries, decoded when first referenced (STR_T is rare in EAS: Exchange never sends it).
   let table: Map<number, string> | undefined;
+  // Elements whose long text waits to be decoded in one go at the end, with the [start, end) of each text.
+  let deferred: WbxmlElement[] | undefined;
+  const deferredRanges: number[] = [];
+  let deferredBytes = 0;
   // Where short OPAQUE values are copied (see SLAB_BYTES).
   let slab: Uint8Array | undefined;
+  let slabBuffer: ArrayBuffer | undefined;
   let slabUsed = 0;
   // Open elements, and for each the index in `children` where its child elements start.
   const stack: WbxmlElement[] = [];
@@ -305,34 +318,64 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
         }
         break;
       }
-      case STR_I: {
-        const text = readText(bytes, view, pos, length, maxStringBytes);
-        if (text === undefined) {
-          throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
-        }
-        pos = textEnd + 1;
-        if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
-        appendText(stack[depth - 1]!, text, offset);
-        break;
-      }
+      case STR_I:
       case STR_T: {
-        const index = readMbUint32(bytes, pos, length);
-        pos = mbEnd;
-        if (index >= tableLength) {
-          throw new WbxmlError('bad-string-reference', offset, `string table index ${index} is out of range`);
-        }
-        // Each entry is read once, when first referenced, however often the document refers to it.
-        if (table === undefined) table = new Map();
-        let text = table.get(index);
-        if (text === undefined) {
-          text = readText(bytes, view, tableStart + index, tableStart + tableLength, maxStringBytes);
+        const start = pos;
+        let text: string | undefined;
+        if (byte === STR_I) {
+          text = readText(bytes, view, pos, length, maxStringBytes, true);
           if (text === undefined) {
-            throw new WbxmlError('bad-string-reference', offset, 'string table entry has no terminating NUL');
+            throw new WbxmlError('truncated', offset, 'inline string has no terminating NUL');
           }
-          table.set(index, text);
+          pos = textEnd + 1;
+        } else {
+          const index = readMbUint32(bytes, pos, length);
+          pos = mbEnd;
+          if (index >= tableLength) {
+            throw new WbxmlError(
+              'bad-string-reference',
+              offset,
+              `string table index ${index} is out of range`,
+            );
+          }
+          // Each entry is read once, when first referenced, however often the document refers to it.
+          if (table === undefined) table = new Map();
+          text = table.get(index);
+          if (text === undefined) {
+            text = readText(bytes, view, tableStart + index, tableStart + tableLength, maxStringBytes, false);
+            if (text === undefined) {
+              throw new WbxmlError(
+                'bad-string-reference',
+                offset,
+                'string table entry has no terminating NUL',
+              );
+            }
+            table.set(index, text);
+          }
         }
         if (depth === 0) throw new WbxmlError('text-outside-element', offset, 'string outside any element');
-        appendText(stack[depth - 1]!, text, offset);
+        const parent = stack[depth - 1]!;
+        if (parent.content === DEFERRED) {
+          // A second string for an element whose first was deferred (rare): that one is the last deferred,
+          // as a text element has no children; decode it now and join as usual.
+          deferred!.pop();
+          const end = deferredRanges.pop()!;
+          const first = deferredRanges.pop()!;
+          deferredBytes -= end - first + 1;
+          parent.content = longText(view!, first, end);
+        }
+        if (text === DEFER) {
+          if (parent.content === PENDING) {
+            if (deferred === undefined) deferred = [];
+            deferred.push(parent);
+            deferredRanges.push(start, textEnd);
+            deferredBytes += textEnd - start + 1;
+            parent.content = DEFERRED;
+            break;
+          }
+          text = longText(view!, start, textEnd);
+        }
+        appendText(parent, text, offset);
         break;
       }
       case OPAQUE: {
@@ -363,10 +406,11 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
           value.set(bytes.subarray(pos, pos + size));
         } else {
           if (slab === undefined || slabUsed + size > SLAB_BYTES) {
-            slab = new Uint8Array(SLAB_BYTES);
+            slabBuffer = new ArrayBuffer(SLAB_BYTES);
+            slab = new Uint8Array(slabBuffer);
             slabUsed = 0;
           }
-          value = new Uint8Array(slab.buffer, slabUsed, size);
+          value = new Uint8Array(slabBuffer!, slabUsed, size);
           for (let k = 0; k < size; k++) slab[slabUsed + k] = bytes[pos + k]!;
           slabUsed += size;
         }
@@ -434,7 +478,51 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   }
   if (depth > 0) throw new WbxmlError('truncated', length, `input ends with ${depth} element(s) still open`);
   if (root === undefined) throw new WbxmlError('no-root', length, 'document has no root element');
+  if (deferred !== undefined && deferred.length > 0) {
+    decodeDeferred(view!, deferred, deferredRanges, deferredBytes);
+  }
   return { version, publicId, charset, root };
+}
+
+/**
+ * Decodes the deferred long strings of a document together: their bytes are copied into one buffer with a
+ * separator after each, decoded by one call (longText), and each element gets its slice of the result. V8
+ * keeps such a slice as a reference into the whole, so the long texts of a document cost one large string,
+ * which the young-generation collector never copies, instead of one heap string each, which it copies while
+ * the tree is being built. The separator is U+0001 when no text holds that byte, else NUL (which no WBXML
+ * string holds): V8 finds U+0001 in a two-byte string with memchr, but looks for NUL character by character.
+ * Decoding the joined bytes gives exactly the strings decoding each run would: the separator is ASCII, so it
+ * ends an unfinished UTF-8 sequence the way the end of the run does, and no decoded text holds it.
+ */
+function decodeDeferred(
+  view: NativeSlices,
+  elements: readonly WbxmlElement[],
+  ranges: readonly number[],
+  totalBytes: number,
+): void {
+  const joined = NodeBuffer!.allocUnsafe(totalBytes);
+  let at = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    at += view.copy(joined as unknown as NativeSlices, at, ranges[i]!, ranges[i + 1]!);
+    joined[at++] = 0;
+  }
+  let separator = '\0';
+  if (joined.indexOf(1) < 0) {
+    separator = '\u0001';
+    at = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      at += ranges[i + 1]! - ranges[i]!;
+      joined[at++] = 1;
+    }
+  }
+  const text = longText(joined as unknown as NativeSlices, 0, totalBytes - 1);
+  let from = 0;
+  const last = elements.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const end = i === last ? text.length : text.indexOf(separator, from);
+    elements[i]!.content = text.slice(from, end);
+    from = end + 1;
+  }
 }
 
 /** Adds a string to the content of an open element: its content, or joined to the strings before it. */
