@@ -1,8 +1,10 @@
 import type { EasApp } from '@easkit/server';
+import { eas } from '@easkit/wbxml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SmtpSink, startReferenceServer } from '../test/server.js';
+import { SmtpSink, startReferenceServer, untilWaiting } from '../test/server.js';
 import { EasClient } from './client.js';
 import { atLeast, type EasVersion, FolderType } from './protocol.js';
+import { MemoryDeviceState } from './state.js';
 
 const USER = 'demo@easkit.test';
 
@@ -69,6 +71,65 @@ describe.each(['2.5', '12.1', '14.1', '16.1'] as EasVersion[])('the other comman
     deleted = client.folder(FolderType.DeletedItems)!.serverId;
     await client.syncCollection(inbox);
     await client.syncCollection(deleted);
+  });
+
+  it.runIf(atLeast(version, '12.1'))(
+    'a hanging Sync (Wait or HeartbeatInterval) answers when another device adds an item',
+    async () => {
+      const contacts = client.folder(FolderType.Contacts)!.serverId;
+      await client.syncCollection(contacts);
+      const hanging = client.sync(
+        [{ collectionId: contacts }],
+        atLeast(version, '14.0') ? { heartbeatInterval: 300 } : { wait: 5 },
+      );
+      await untilWaiting(app.running.url);
+      const other = await open(`hang${tag}`);
+      await other.folderSync();
+      const made = await other.syncCollection(contacts, {
+        commands: [{ kind: 'add', clientId: 'hang-1', data: [eas.Contacts.FileAs(`Noether ${tag}`)] }],
+      });
+      const result = await hanging;
+      expect(result.collections[0]?.added.map((item) => item.serverId)).toEqual([made.idMap['hang-1']]);
+      expect(client.snapshot.collections[contacts]?.syncKey).toBe(result.collections[0]?.syncKey);
+    },
+  );
+
+  it('starts a collection again from 0 when the server does not know its key (Status 3)', async () => {
+    const state = new MemoryDeviceState();
+    const lost = await EasClient.open({
+      url: `${app.running.url}/Microsoft-Server-ActiveSync`,
+      credentials: { username: USER, password: 'pw' },
+      protocolVersion: version,
+      deviceId: `badkey${tag}`,
+      state,
+    });
+    await lost.folderSync();
+    const snapshot = lost.snapshot;
+    snapshot.collections[inbox] = { syncKey: '{not-a-key}', class: 'Email' };
+    await state.save(snapshot);
+    const reopened = await EasClient.open({
+      url: `${app.running.url}/Microsoft-Server-ActiveSync`,
+      credentials: { username: USER, password: 'pw' },
+      state,
+    });
+    const outcome = await reopened.syncCollection(inbox);
+    expect(outcome.resynced).toBe(true);
+    expect(outcome.status).toBe(1);
+    expect(outcome.added.map((item) => item.data.fields.Subject)).toContain('Welcome to easkit');
+  });
+
+  it('watch follows the server when the heartbeat is out of range (Ping Status 5)', async () => {
+    const controller = new AbortController();
+    const events = client.watch({
+      collections: [inbox],
+      heartbeatInterval: 5,
+      initialSync: false,
+      signal: controller.signal,
+    });
+    const first = await events.next();
+    expect(first.value).toEqual({ kind: 'heartbeat-adjusted', heartbeatInterval: 60 });
+    controller.abort();
+    await events.return(undefined);
   });
 
   it('GetItemEstimate counts what the next Sync would bring', async () => {
