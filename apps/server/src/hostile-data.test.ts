@@ -225,7 +225,8 @@ describe.runIf(await postgresAvailable())('hostile data end to end on PostgreSQL
     const device = new TestDevice(server.url, USER, PASSWORD, 'hostile-phone');
     await device.provision();
     const inboxId = (await folderIdsByType(device)).get(FolderType.Inbox)!;
-    let key = (await syncOnce(device, '0', inboxId)).syncKey;
+    let key = (await timed('Sync Inbox key 0', (signal) => syncOnce(device, '0', inboxId, { signal })))
+      .syncKey;
     const subjects = new Map<string, string | undefined>();
     for (let round = 0, more = true; more; round++) {
       const page: SyncPage = await timed(`Sync Inbox ${round}`, (signal) =>
