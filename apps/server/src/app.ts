@@ -8,7 +8,7 @@ import {
   localDeliverySubmitter,
   smtpSubmitter,
 } from '@easkit/eas-commands';
-import type { User } from '@easkit/mailbox';
+import { ConflictError, type MailboxStore, type User } from '@easkit/mailbox';
 import { createDeviceAdministration, type DeviceAdministration } from '@easkit/policy';
 import { publishingMailbox, WaiterRegistry } from '@easkit/push';
 import type { Logger } from 'pino';
@@ -80,7 +80,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   let demo: EasApp['demo'];
   if (config.demo.enabled) {
     const address = `demo@${config.defaultDomain}`;
-    const user = (await mailbox.resolveAddress(address)) ?? (await seedDemoMailbox(mailbox, address));
+    const user = await ensureDemoMailbox(mailbox, address);
     if (config.demo.password !== undefined) {
       await passwords.setPassword(user.id, config.demo.password);
       demo = { user, password: config.demo.password, generated: false };
@@ -212,4 +212,23 @@ function pemOrDerFile(file: string): string | Uint8Array {
   const bytes = readFileSync(file);
   const head = bytes.subarray(0, 64).toString('latin1');
   return head.includes('-----BEGIN') ? bytes.toString('utf8') : new Uint8Array(bytes);
+}
+
+/**
+ * The demo mailbox, created on the first start. Instances starting together on an empty database race for it:
+ * the loser of `createUser` finds the winner's user instead (the winner seeds its folders and samples). A
+ * concurrent start can still see the user before its folders exist; devices only arrive later.
+ */
+async function ensureDemoMailbox(mailbox: MailboxStore, address: string): Promise<User> {
+  const existing = await mailbox.resolveAddress(address);
+  if (existing) return existing;
+  try {
+    return await seedDemoMailbox(mailbox, address);
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      const winner = await mailbox.resolveAddress(address);
+      if (winner) return winner;
+    }
+    throw error;
+  }
 }

@@ -202,6 +202,34 @@ export const mailboxChecks: ConformanceCheck[] = [
     },
   },
   {
+    name: 'items: the clientOrigin of a device Add round-trips on every class and survives updates',
+    async run({ store }) {
+      await store.createUser({ id: 'ada', primarySmtpAddress: 'ada@example.com' });
+      const contacts = await store.createFolder('ada', { parentId: '0', displayName: 'Contacts', type: 9 });
+      const inbox = await store.createFolder('ada', { parentId: '0', displayName: 'Inbox', type: 2 });
+      const origin = { deviceId: 'phone-1', clientId: 'c-42' };
+      const contact = await store.createItem('ada', contacts.id, {
+        class: 'Contacts',
+        data: { ...sampleContact(), clientOrigin: { ...origin } },
+      });
+      const mail = await store.createItem('ada', inbox.id, {
+        class: 'Email',
+        data: { ...sampleEmail(), clientOrigin: { ...origin, clientId: 'c-43' } },
+      });
+      assert.deepEqual((await store.getItem('ada', contact.id)).data.clientOrigin, origin);
+      assert.deepEqual((await store.getItem('ada', mail.id)).data.clientOrigin, {
+        ...origin,
+        clientId: 'c-43',
+      });
+      await store.updateItem('ada', contact.id, { class: 'Contacts', data: { lastName: 'Changed' } });
+      assert.deepEqual((await store.getItem('ada', contact.id)).data.clientOrigin, origin);
+      const page = await store.changes('ada', contacts.id, 0, 10);
+      const added = page.changes.find((change) => change.kind === 'add');
+      assert.ok(added && added.kind === 'add');
+      assert.deepEqual(added.item.data.clientOrigin, origin);
+    },
+  },
+  {
     name: 'users: resolveAddress finds primary addresses and aliases, ignoring case',
     async run({ store }) {
       await store.createUser({

@@ -212,6 +212,67 @@ describe('Sync over HTTP', () => {
     expect(after.empty).toBe(true);
   });
 
+  it('adds client contacts once when the server stopped between writing them and recording the sync state', async () => {
+    const phone = server.device('alice', 'crash-phone');
+    const tablet = server.device('alice', 'crash-tablet');
+    const phoneState = await fullSync(phone, contacts);
+    const tabletState = await fullSync(tablet, contacts);
+    const add = AS.Commands(
+      AS.Add(AS.ClientId('crash-1'), AS.ApplicationData(C.FileAs('Hopper, Grace'), C.LastName('Hopper'))),
+      AS.Add(AS.ClientId('crash-2'), AS.ApplicationData(C.FileAs('Lamarr, Hedy'), C.LastName('Lamarr'))),
+    );
+    // The sync-state write fails once, as if the process died after the mailbox writes.
+    const store = server.syncState;
+    const original = store.compareAndSet.bind(store);
+    let failNext = true;
+    store.compareAndSet = async (...args) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('process stopped');
+      }
+      return original(...args);
+    };
+    try {
+      const lost = await phone.send(
+        'Sync',
+        AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(phoneState.key), AS.CollectionId(contacts), add))),
+      );
+      expect(lost.status).toBe(500);
+    } finally {
+      store.compareAndSet = original;
+    }
+    const written = (await server.mailbox.changes(ALICE, contacts, 0, 100)).changes.filter(
+      (change) => change.kind === 'add' && change.item.data.clientOrigin?.deviceId === 'crash-phone',
+    );
+    expect(written).toHaveLength(2);
+
+    const retried = await sync(phone, contacts, phoneState.key, [add]);
+    expect(
+      retried.responses.map((response) => [response.textOf('ClientId'), response.textOf('ServerId')]),
+    ).toEqual(
+      written.map((change) => [
+        change.kind === 'add' ? change.item.data.clientOrigin?.clientId : undefined,
+        change.itemId,
+      ]),
+    );
+    expect(retried.adds).toHaveLength(0);
+    const after = (await server.mailbox.changes(ALICE, contacts, 0, 100)).changes.filter(
+      (change) => change.kind === 'add' && change.item.data.clientOrigin?.deviceId === 'crash-phone',
+    );
+    expect(after).toHaveLength(2);
+    const seen = await sync(tablet, contacts, tabletState.key);
+    expect(seen.adds.map((entry) => entry.textOf('ServerId')).sort()).toEqual(
+      written.map((change) => change.itemId).sort(),
+    );
+    // A later request that uses a ClientId again adds a new contact.
+    const again = await sync(phone, contacts, retried.syncKey!, [
+      AS.Commands(
+        AS.Add(AS.ClientId('crash-1'), AS.ApplicationData(C.FileAs('Noether, Emmy'), C.LastName('Noether'))),
+      ),
+    ]);
+    expect(again.responses[0]!.textOf('ServerId')).not.toBe(written[0]!.itemId);
+  });
+
   it('keeps ghosted contact fields the device did not list in Supported', async () => {
     const device = server.device('alice', 'ghosting');
     const primed = await sync(device, contacts, '0', [AS.Supported(C.FirstName(), C.LastName(), C.FileAs())]);

@@ -626,6 +626,36 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           .listFolders(user)
           .then((folders) => folders.find((candidate) => candidate.type === FolderType.DeletedItems)));
 
+      /**
+       * Items this device added to the folder with a ClientId after the collection's cursor: written by an
+       * earlier run of this same request whose outcome was never recorded (the server stopped between the
+       * writes and the sync-state update). A retried Add maps to them instead of adding again, and they are
+       * not sent back as server Adds. Read once per request, only when the request has Adds; costs the changes
+       * since the cursor, which the rest of the Sync reads anyway.
+       */
+      let recovered: Promise<Map<string, ItemId>> | undefined;
+      const addedBeforeACrash = () =>
+        (recovered ??= (async () => {
+          const found = new Map<string, ItemId>();
+          // Adds the state already maps belong to an earlier, recorded request: a ClientId the device uses again
+          // must not map to them (they are still not sent back).
+          const recorded = new Set(Object.values(stored?.pending?.clientAdds ?? {}));
+          let since = cursorAtStart;
+          for (let page = 0; page < 100; page++) {
+            const changes = await services.mailbox.changes(user, folder.id, since, 500);
+            for (const change of changes.changes) {
+              const origin = change.kind === 'add' ? change.item.data.clientOrigin : undefined;
+              if (origin?.deviceId === head.deviceId && change.kind === 'add') {
+                if (!recorded.has(change.itemId)) found.set(origin.clientId, change.itemId);
+                ownModseqs.add(change.modseq);
+              }
+            }
+            if (!changes.more) break;
+            since = changes.nextModseq;
+          }
+          return found;
+        })());
+
       // Client commands, in the order they came (already applied when a suspect response is being narrowed).
       if (request.commands && !carried) {
         const addIds = request.commands.all('Add').map((add) => add.textOf('ClientId') ?? '');
@@ -662,11 +692,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       ): Promise<ClientResponse> {
         const clientId = command.textOf('ClientId');
         if (!clientId) return { kind: 'Add', clientId: '', status: SyncStatus.ProtocolError };
-        const mapped = alreadyAdded[clientId];
+        const mapped = alreadyAdded[clientId] ?? (await addedBeforeACrash()).get(clientId);
         if (mapped !== undefined) {
           clientAdds[clientId] = mapped;
           return { kind: 'Add', clientId, serverId: mapped, status: SyncStatus.Success };
         }
+        const clientOrigin = { deviceId: head.deviceId, clientId };
         const applicationData = command.child('ApplicationData');
         const isDraftAdd =
           itemClass === 'Email' && atLeast(version, '16.0') && folder.type === FolderType.Drafts;
@@ -686,6 +717,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
               ...draftFields(draft),
               ...(attachmentChanges?.adds.length ? { attachments: attachmentChanges.adds } : {}),
             });
+            data.clientOrigin = clientOrigin;
             if (attachmentChanges?.adds.length) {
               data.attachmentClientIds = attachmentChanges.adds.map((add) => ({
                 clientId: add.clientId,
@@ -713,7 +745,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           }
           const created = await services.mailbox.createItem(user, folder.id, {
             class: itemClass,
-            data: withRequiredDefaults(itemClass!, parsed.data),
+            data: { ...withRequiredDefaults(itemClass!, parsed.data), clientOrigin },
           } as never);
           ownModseqs.add(created.modseq);
           clientAdds[clientId] = created.id;

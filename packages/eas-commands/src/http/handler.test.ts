@@ -140,3 +140,23 @@ describe('createEasHandler', () => {
     expect((logs[0]!.error as Error).message).toBe('store exploded');
   });
 });
+
+describe('createEasHandler: stored text WBXML cannot carry', () => {
+  it('sends NUL characters of stored data as U+FFFD instead of failing the response', async () => {
+    const handler = createEasHandler({
+      authenticate: async () => alice,
+      commands: {
+        FolderSync: async () => ({
+          kind: 'wbxml',
+          body: eas.FolderHierarchy.FolderSync([
+            eas.FolderHierarchy.Status('1'),
+            eas.FolderHierarchy.SyncKey('a\u0000b'),
+          ]),
+        }),
+      },
+    });
+    const response = await handler(post(query('FolderSync'), folderSyncBody));
+    expect(response.status).toBe(200);
+    expect(decode(response.body!).textOf('SyncKey')).toBe('a\ufffdb');
+  });
+});

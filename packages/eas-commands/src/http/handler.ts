@@ -1,4 +1,4 @@
-import { encode, PROTOCOL_VERSIONS, type WbxmlElement, type WbxmlLimits } from '@easkit/wbxml';
+import { encode, PROTOCOL_VERSIONS, WbxmlElement, WbxmlError, type WbxmlLimits } from '@easkit/wbxml';
 import { type EasAuthenticator, parseAuthorization } from './auth.js';
 import { decodeRequestBody, InvalidWbxmlBodyError, WBXML_CONTENT_TYPE } from './body.js';
 import type { EasCommandName } from './commands.js';
@@ -51,7 +51,11 @@ export type EasCommandResult =
       readonly activity?: EasCommandActivity;
     }
   /** 200 with no body: e.g. a Sync with nothing to report, or SendMail that succeeded before 14.0. */
-  | { readonly kind: 'empty'; readonly headers?: Record<string, string>; readonly activity?: EasCommandActivity }
+  | {
+      readonly kind: 'empty';
+      readonly headers?: Record<string, string>;
+      readonly activity?: EasCommandActivity;
+    }
   | {
       readonly kind: 'raw';
       readonly status?: number;
@@ -243,7 +247,7 @@ export function createEasHandler(
           return {
             status: 200,
             headers: { ...common, 'Content-Type': WBXML_CONTENT_TYPE, ...result.headers },
-            body: encode(result.body),
+            body: encodeResponse(result.body),
           };
         case 'empty':
           return { status: 200, headers: { ...common, ...result.headers } };
@@ -256,4 +260,29 @@ export function createEasHandler(
       }
     }
   };
+}
+
+/**
+ * Encodes a response. WBXML strings cannot hold NUL (it ends an inline string), but stored data may (a header
+ * of a delivered message, say): such characters become U+FFFD in the copy sent, rather than failing the whole
+ * response. The tree is only walked in that rare case.
+ */
+function encodeResponse(body: WbxmlElement): Uint8Array {
+  try {
+    return encode(body);
+  } catch (error) {
+    if (!(error instanceof WbxmlError) || error.code !== 'nul-in-string') throw error;
+    return encode(withoutNul(body));
+  }
+}
+
+function withoutNul(element: WbxmlElement): WbxmlElement {
+  const content = element.content;
+  if (typeof content === 'string') {
+    return content.includes('\u0000')
+      ? new WbxmlElement(element.tag, content.replaceAll('\u0000', '\ufffd'))
+      : element;
+  }
+  if (Array.isArray(content)) return new WbxmlElement(element.tag, content.map(withoutNul));
+  return element;
 }

@@ -1,4 +1,12 @@
-import type { BusyStatus, Location, Recurrence, Sensitivity, StoredBody, TimeZone } from './common.js';
+import type {
+  BusyStatus,
+  ClientOrigin,
+  Location,
+  Recurrence,
+  Sensitivity,
+  StoredBody,
+  TimeZone,
+} from './common.js';
 import type { AttachmentInfo } from './email.js';
 
 /** `AttendeeStatus`: 0 unknown, 2 tentative, 3 accepted, 4 declined, 5 not responded. */
@@ -71,6 +79,8 @@ export interface CalendarAttachment extends AttachmentInfo {
 
 /** A Calendar item (MS-ASCAL). */
 export interface CalendarData {
+  /** Set by Sync for items a device added; see {@link ClientOrigin}. */
+  clientOrigin?: ClientOrigin;
   /** Absent for 16.x items created without one; clients then assume their own zone. */
   timeZone?: TimeZone;
   allDayEvent?: boolean;

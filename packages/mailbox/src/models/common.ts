@@ -118,3 +118,13 @@ export interface Location {
   altitudeAccuracy?: number;
   locationUri?: string;
 }
+
+/**
+ * Which device created an item with a Sync Add, and the ClientId it used. The Sync command reads it back when a
+ * device repeats a request whose answer it never got (the server may have crashed after writing the item but
+ * before recording the ClientId mapping), so the retried Add maps to the item instead of adding it again.
+ */
+export interface ClientOrigin {
+  deviceId: string;
+  clientId: string;
+}

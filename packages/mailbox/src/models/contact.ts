@@ -1,7 +1,9 @@
-import type { StoredBody } from './common.js';
+import type { ClientOrigin, StoredBody } from './common.js';
 
 /** A Contacts item (MS-ASCNTC): the Contacts and Contacts2 code pages. */
 export interface ContactData {
+  /** Set by Sync for items a device added; see {@link ClientOrigin}. */
+  clientOrigin?: ClientOrigin;
   // Names
   firstName?: string;
   middleName?: string;

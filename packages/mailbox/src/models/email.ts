@@ -1,5 +1,6 @@
 import type {
   BusyStatus,
+  ClientOrigin,
   EmailAddress,
   Importance,
   Location,
@@ -116,6 +117,8 @@ export type LastVerb = 0 | 1 | 2 | 3;
 
 /** An Email item (MS-ASEMAIL). */
 export interface EmailData {
+  /** Set by Sync for items a device added; see {@link ClientOrigin}. */
+  clientOrigin?: ClientOrigin;
   /**
    * The message as received or composed, RFC 5322 bytes. It is the source of truth for the body in every form
    * and for attachments; no other field is ever used to rebuild it.

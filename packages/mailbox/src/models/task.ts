@@ -1,4 +1,4 @@
-import type { Importance, Recurrence, Sensitivity, StoredBody } from './common.js';
+import type { ClientOrigin, Importance, Recurrence, Sensitivity, StoredBody } from './common.js';
 
 /** A task's recurrence: the calendar rule plus the Tasks-only fields. */
 export interface TaskRecurrence extends Recurrence {
@@ -15,6 +15,8 @@ export interface TaskRecurrence extends Recurrence {
  * `utcStartDate`/`utcDueDate` are the same moments as real instants.
  */
 export interface TaskData {
+  /** Set by Sync for items a device added; see {@link ClientOrigin}. */
+  clientOrigin?: ClientOrigin;
   subject?: string;
   body?: StoredBody;
   startDate?: Date;
