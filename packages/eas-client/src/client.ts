@@ -359,14 +359,26 @@ export class EasClient {
     const version = await this.#version();
     let provisioned = false;
     for (;;) {
-      const response = await this.transport.send({
-        command,
-        version,
-        deviceId: this.#snapshot.deviceId,
-        deviceType: this.#snapshot.deviceType,
-        ...(this.#snapshot.policyKey !== undefined ? { policyKey: this.#snapshot.policyKey } : {}),
-        ...options,
-      });
+      let response: EasResponse;
+      try {
+        response = await this.transport.send({
+          command,
+          version,
+          deviceId: this.#snapshot.deviceId,
+          deviceType: this.#snapshot.deviceType,
+          ...(this.#snapshot.policyKey !== undefined ? { policyKey: this.#snapshot.policyKey } : {}),
+          ...options,
+        });
+      } catch (error) {
+        // Exchange answers 403 to a 2.5-12.1 request without a key when it enforces policies (MS-ASHTTP
+        // 3.1.5.2.1): a client that has no key yet provisions once before taking the 403 as final.
+        const unprovisioned = this.#snapshot.policyKey === undefined && !atLeast(version, '14.0');
+        if (!(error instanceof EasAccessDeniedError) || !unprovisioned || provisioned) throw error;
+        const outcome = await this.provision();
+        if (outcome.wiped) throw new EasRemoteWipeError(outcome.wiped);
+        provisioned = true;
+        continue;
+      }
       const status = topLevelStatus(response.body);
       const wantsProvision =
         response.status === 449 || (status !== undefined && PROVISION_STATUSES.has(status));
@@ -541,7 +553,13 @@ export class EasClient {
       (
         options.collections ??
         this.#snapshot.folders
-          .filter((folder) => classOfFolderType(folder.type))
+          .filter((folder) => {
+            const folderClass = classOfFolderType(folder.type);
+            // Notes became a synced class in 14.0 (MS-ASNOTE).
+            return folderClass === 'Notes'
+              ? atLeast(this.#snapshot.protocolVersion ?? '2.5', '14.0')
+              : !!folderClass;
+          })
           .map((folder) => folder.serverId)
       ).map((id) => ({ id, class: this.#classOf(id) ?? 'Email' }));
     if (options.initialSync !== false) {

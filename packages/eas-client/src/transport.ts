@@ -110,11 +110,10 @@ export class EasTransport {
   /** OPTIONS (MS-ASHTTP 2.2.3): the versions and commands the server offers. Needs valid credentials. */
   async options(identity: { deviceId: string; deviceType: string }): Promise<ServerOptions> {
     const query = plainQuery({ command: 'Sync', user: this.user, ...identity });
-    const response = await this.#exchange('OPTIONS', `${this.url}?${query}`, {
+    const { response } = await this.#exchange('OPTIONS', `${this.url}?${query}`, {
       method: 'OPTIONS',
       headers: await this.#headers(),
     });
-    await response.arrayBuffer();
     this.#check(response);
     const list = (name: string) =>
       (response.headers.get(name) ?? '')
@@ -169,7 +168,7 @@ export class EasTransport {
     }
     const timeout = (this.#options.timeoutMs ?? 120_000) + (request.extraTimeoutMs ?? 0);
     const signals = [AbortSignal.timeout(timeout), ...(request.signal ? [request.signal] : [])];
-    const response = await this.#exchange(
+    const { response, bytes } = await this.#exchange(
       request.command,
       `${this.url}?${query}`,
       {
@@ -180,12 +179,6 @@ export class EasTransport {
       },
       payload?.length ?? 0,
     );
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (error) {
-      throw new EasNetworkError(`the ${request.command} answer was cut off`, error);
-    }
     if (response.status === 449) return { status: 449, headers: response.headers };
     this.#check(response);
     const contentType = response.headers.get('content-type') ?? undefined;
@@ -225,44 +218,47 @@ export class EasTransport {
     return headers;
   }
 
+  /** One HTTP exchange, the answer read whole; `onExchange` hears of it, failed or not. */
   async #exchange(
     command: EasCommand | 'OPTIONS',
     url: string,
     init: RequestInit,
     bytesOut = 0,
-  ): Promise<Response> {
+  ): Promise<{ response: Response; bytes: Uint8Array }> {
     const started = performance.now();
     const withDispatcher = this.#options.dispatcher
       ? ({ ...init, dispatcher: this.#options.dispatcher } as RequestInit)
       : init;
-    let response: Response;
+    let response: Response | undefined;
     try {
       response = await this.#fetch(url, withDispatcher);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // 16.x clients must send the server's cookies back (MS-ASHTTP 2.2.1.1.2.2).
+      for (const cookie of response.headers.getSetCookie?.() ?? []) {
+        const [pair] = cookie.split(';');
+        const index = pair?.indexOf('=') ?? -1;
+        if (pair && index > 0) this.#cookies.set(pair.slice(0, index).trim(), pair.slice(index + 1).trim());
+      }
+      this.#options.onExchange?.({
+        command,
+        status: response.status,
+        durationMs: performance.now() - started,
+        bytesOut,
+        bytesIn: bytes.length,
+      });
+      return { response, bytes };
     } catch (error) {
       this.#options.onExchange?.({
         command,
-        status: 0,
+        status: response?.status ?? 0,
         durationMs: performance.now() - started,
         bytesOut,
         bytesIn: 0,
         error,
       });
-      throw new EasNetworkError(`${command} got no answer: ${describe(error)}`, error);
+      const what = response ? 'answer was cut off' : 'got no answer';
+      throw new EasNetworkError(`${command} ${what}: ${describe(error)}`, error);
     }
-    // 16.x clients must send the server's cookies back (MS-ASHTTP 2.2.1.1.2.2).
-    for (const cookie of response.headers.getSetCookie?.() ?? []) {
-      const [pair] = cookie.split(';');
-      const index = pair?.indexOf('=') ?? -1;
-      if (pair && index > 0) this.#cookies.set(pair.slice(0, index).trim(), pair.slice(index + 1).trim());
-    }
-    this.#options.onExchange?.({
-      command,
-      status: response.status,
-      durationMs: performance.now() - started,
-      bytesOut,
-      bytesIn: Number(response.headers.get('content-length') ?? 0),
-    });
-    return response;
   }
 
   #check(response: Response): void {
