@@ -107,7 +107,11 @@ describe.each(VARIANTS)('EAS $version, $form query, against the reference server
       expect(outcome.status, folder.displayName).toBe(1);
       expect(titles(outcome.added), folder.displayName).toContain(title);
       expect(outcome.syncKey).not.toBe('0');
-      expect(phone.snapshot.collections[folder.serverId]?.syncKey).toBe(outcome.syncKey);
+      expect(phone.snapshot.collections[folder.serverId]).toMatchObject({
+        syncKey: outcome.syncKey,
+        // The options are kept for the next Sync of this collection.
+        options: { windowSize: 1, bodyPreferences: [{ type: 1, truncationSize: 2000 }] },
+      });
     }
     // Window size 1 and two contacts: at least one MoreAvailable round after the priming one.
     const twoContacts = await tablet.syncCollection(contacts, { windowSize: 1 });
@@ -177,7 +181,7 @@ describe.each(VARIANTS)('EAS $version, $form query, against the reference server
     expect((await flakyPhone.syncCollection(contacts)).added).toEqual([]);
   });
 
-  it('sends mail through the relay: SendMail and SmartForward in the form of the version', async () => {
+  it('sends mail through the relay: SendMail, SmartForward and SmartReply in the form of the version', async () => {
     const subject = `From EAS ${tag}`;
     const sent = await phone.sendMail({
       mime: `From: ${USER}\r\nTo: friend@remote.test\r\nSubject: ${subject}\r\nMessage-ID: <${tag}@easkit.test>\r\n\r\nHello over ${version}.\r\n`,
@@ -200,6 +204,16 @@ describe.each(VARIANTS)('EAS $version, $form query, against the reference server
     expect(forwarded.status).toBe(1);
     const forward = sink.received.find((message) => message.message.includes(`Subject: Fwd ${tag}`));
     expect(forward?.message).toContain('readme.txt');
+
+    const replied = await phone.smartReply({
+      mime: `From: ${USER}\r\nTo: friend@remote.test\r\nSubject: Re ${tag}\r\n\r\nThanks!\r\n`,
+      source: { collectionId: inbox, serverId: original!.serverId },
+    });
+    expect(replied.status).toBe(1);
+    const reply = sink.received.find((message) => message.message.includes(`Subject: Re ${tag}`));
+    expect(reply?.message).toContain('Thanks!');
+    // The server threads the reply onto the original.
+    expect(reply?.message).toMatch(/^In-Reply-To: <welcome@easkit\.test>/m);
 
     async function freshDevice() {
       const reader = await device('reader');

@@ -435,11 +435,13 @@ export class EasClient {
       return {
         windowSize: 100,
         ...this.#options.syncDefaults,
+        ...kept?.options,
         ...input,
         syncKey: kept?.syncKey ?? '0',
         ...(collectionClass ? { class: collectionClass } : {}),
       };
     });
+    const given = new Map(collections.map((input) => [input.collectionId, syncOptionsOf(input)]));
     const body = syncRequest(version, requests, options);
     const extraTimeoutMs = (options.heartbeatInterval ?? (options.wait ?? 0) * 60) * 1000;
     let attempts = this.#options.syncRetries ?? 1;
@@ -450,16 +452,16 @@ export class EasClient {
         for (const collection of result.collections) {
           const kept = this.#snapshot.collections[collection.collectionId];
           const collectionClass = kept?.class ?? this.#classOf(collection.collectionId);
+          // Options given once are kept for the collection, as a device keeps its per-folder settings.
+          const keptOptions = { ...kept?.options, ...given.get(collection.collectionId) };
+          const rest = {
+            ...(collectionClass ? { class: collectionClass } : {}),
+            ...(Object.keys(keptOptions).length > 0 ? { options: keptOptions } : {}),
+          };
           if (collection.status === 1 && collection.syncKey !== undefined) {
-            this.#snapshot.collections[collection.collectionId] = {
-              syncKey: collection.syncKey,
-              ...(collectionClass ? { class: collectionClass } : {}),
-            };
+            this.#snapshot.collections[collection.collectionId] = { syncKey: collection.syncKey, ...rest };
           } else if (collection.status === 3) {
-            this.#snapshot.collections[collection.collectionId] = {
-              syncKey: '0',
-              ...(collectionClass ? { class: collectionClass } : {}),
-            };
+            this.#snapshot.collections[collection.collectionId] = { syncKey: '0', ...rest };
           }
         }
         await this.#save();
@@ -779,6 +781,23 @@ export class EasClient {
   async #save(): Promise<void> {
     await this.#state.save(this.#snapshot);
   }
+}
+
+const SYNC_OPTION_KEYS = [
+  'windowSize',
+  'filterType',
+  'bodyPreferences',
+  'mimeSupport',
+  'conflict',
+  'deletesAsMoves',
+  'conversationMode',
+] as const satisfies readonly (keyof SyncOptions)[];
+
+/** The per-collection options among a request's fields. */
+function syncOptionsOf(input: SyncOptions): SyncOptions {
+  const options: Record<string, unknown> = {};
+  for (const key of SYNC_OPTION_KEYS) if (input[key] !== undefined) options[key] = input[key];
+  return options as SyncOptions;
 }
 
 /** The Status child of a command's root element, which 14.0+ servers use for 140-144 and the access statuses. */

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { SyncOptions } from './commands/sync.js';
 
 /** One folder of the hierarchy as the client last saw it. */
 export interface KnownFolder {
@@ -14,6 +15,8 @@ export interface CollectionState {
   syncKey: string;
   /** The class, which 2.5 requests name (MS-ASCMD 2.2.3.27.5). */
   class?: string;
+  /** The options last given for this collection (window size, filter, body preferences, ...), reused. */
+  options?: SyncOptions;
 }
 
 /**
