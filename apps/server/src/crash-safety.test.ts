@@ -299,13 +299,9 @@ function crashSuite(name: string, makeTarget: () => Promise<StorageTarget>) {
       }
     }, 240_000);
 
-    // KNOWN BUG (expected to fail until fixed; then drop `.fails`): the Sync handler of @easkit/eas-commands
-    // (packages/eas-commands/src/commands/sync.ts, clientAdd/clientChange/clientDelete) writes each client
-    // command to the mailbox in its own transaction and records the ClientId -> ServerId map only in the
-    // final sync-state compare-and-set. A crash between the two leaves the contacts without the map, so the
-    // retry with the same key (a `confirm-pending`, not a `repeat`) adds them a second time, and the device
-    // also receives the first copies as server Adds.
-    it.fails('... and applies every client Add exactly once (fails today: see the comment above)', () => {
+    // A crash between the mailbox writes and the sync-state update must not make the retried Adds new ones
+    // (eas-commands recognises them by the ClientId recorded on each item).
+    it('... and applies every client Add exactly once (none twice in the store)', () => {
       expect(batch).toBeDefined();
       expect(batch!.duplicatedLastNames).toEqual([]);
       expect(batch!.storedCount).toBe(batch!.expectedCount);
