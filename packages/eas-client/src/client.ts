@@ -182,8 +182,12 @@ export interface WatchOptions {
   collections?: string[];
   /** Seconds; default 480. The server may adjust it (Ping Status 5). */
   heartbeatInterval?: number;
-  /** Sync the watched collections before the first Ping and report what they bring. Default true. */
-  initialSync?: boolean;
+  /**
+   * Before the first Ping: `report` (default) syncs the watched collections and yields what they bring;
+   * `silent` syncs them without yielding; `skip` syncs only collections never synced yet (silently), since a
+   * Ping cannot watch a collection without a key.
+   */
+  initialSync?: 'report' | 'silent' | 'skip';
   signal?: AbortSignal;
 }
 
@@ -564,18 +568,14 @@ export class EasClient {
           })
           .map((folder) => folder.serverId)
       ).map((id) => ({ id, class: this.#classOf(id) ?? 'Email' }));
-    if (options.initialSync !== false) {
-      for (const folder of watched()) {
-        const outcome = await this.syncCollection(folder.id);
-        if (
-          outcome.added.length +
-            outcome.changed.length +
-            outcome.deleted.length +
-            outcome.softDeleted.length >
-          0
-        ) {
-          yield { kind: 'changes', folder: this.#folderById(folder.id), outcome };
-        }
+    const initial = options.initialSync ?? 'report';
+    for (const folder of watched()) {
+      if (initial === 'skip' && (this.#snapshot.collections[folder.id]?.syncKey ?? '0') !== '0') continue;
+      const outcome = await this.syncCollection(folder.id);
+      const changes =
+        outcome.added.length + outcome.changed.length + outcome.deleted.length + outcome.softDeleted.length;
+      if (initial === 'report' && changes > 0) {
+        yield { kind: 'changes', folder: this.#folderById(folder.id), outcome };
       }
     }
     while (!signal?.aborted) {

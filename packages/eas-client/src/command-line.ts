@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { AutodiscoverError, type AutodiscoverResult, autodiscover } from './autodiscover.js';
@@ -187,7 +187,7 @@ export async function runCommandLine(argv: readonly string[], io: CommandLineIo)
       const events = client.watch({
         ...(folders ? { collections: folders.map((folder) => folder.serverId) } : {}),
         heartbeatInterval: Number(options.heartbeat),
-        initialSync: options.initial,
+        initialSync: options.initial ? 'report' : 'silent',
         ...(io.signal ? { signal: io.signal } : {}),
       });
       for await (const event of events) {
@@ -238,7 +238,13 @@ function clientOptions(address: string, options: ConnectionOptions, endpoint: st
     url: endpoint,
     credentials: credentialsOf(address, options),
     deviceType: options.deviceType,
-    deviceId: options.deviceId ?? `easkit${randomBytes(10).toString('hex')}`,
+    // One device per address and login, so repeated checks do not fill the server's device list.
+    deviceId:
+      options.deviceId ??
+      `easkitcli${createHash('sha256')
+        .update(`${address}\n${options.user ?? ''}`)
+        .digest('hex')
+        .slice(0, 20)}`,
     ...(state ? { state } : {}),
     ...(options.protocol ? { protocolVersion: options.protocol as EasVersion } : {}),
     ...(options.base64 ? { queryForm: 'base64' as const } : {}),
