@@ -68,6 +68,36 @@ export {
   EasThrottledError,
 } from './errors.js';
 export {
+  expandUserPattern,
+  type LoadgenIo,
+  parseDuration,
+  runLoadgenCommandLine,
+  writeReport,
+} from './loadgen/command-line.js';
+export type { LatencySummary, SecondSample } from './loadgen/recorder.js';
+export { latencyChartSvg, summaryText } from './loadgen/report.js';
+export {
+  type LoadOptions,
+  type LoadProgress,
+  type LoadReport,
+  type LoadUser,
+  runLoad,
+} from './loadgen/run.js';
+export type { ServerResources, ServerSample } from './loadgen/server-metrics.js';
+export {
+  type ClassSyncShape,
+  type DeviceProfile,
+  PROFILES,
+  type ProfileFolder,
+  type ProfileName,
+  parseProfileMix,
+  profileClientOptions,
+  profileFolders,
+  profileVersions,
+  syncShape,
+  syncsClass,
+} from './profiles.js';
+export {
   CLIENT_VERSIONS,
   COMMAND_CODES,
   classOfFolderType,
