@@ -226,6 +226,25 @@ export function adminApi(options: AdminApiOptions): ExtraRoute {
           : await options.syncState.deleteDevice(a as string, b as string);
         return { dropped };
       }
+      case 'POST devices/:a/:b/clear-broken': {
+        // Items Sync gave up on for this device (it kept failing on them) are offered to it again.
+        let cleared = 0;
+        for (const collectionId of await options.syncState.listCollections(a as string, b as string)) {
+          const key = { user: a as string, deviceId: b as string, collectionId };
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const state = await options.syncState.get(key);
+            const broken = state?.options?.quarantined;
+            if (!state || !Array.isArray(broken) || broken.length === 0) break;
+            const { quarantined: _dropped, ...rest } = state.options ?? {};
+            const newest = state.pending?.syncKey ?? state.confirmed.syncKey;
+            if (await options.syncState.compareAndSet(key, newest, { ...state, options: rest })) {
+              cleared += broken.length;
+              break;
+            }
+          }
+        }
+        return { cleared };
+      }
       case 'GET policies':
         return { policies: await options.devices.listPolicies() };
       case 'PUT policies/:a': {

@@ -234,6 +234,13 @@ devices
     print(answer, (value: { dropped: number }) => `dropped ${value.dropped} collection state(s)`);
   });
 devices
+  .command('clear-broken <user> <device>')
+  .description('offer the device again the items Sync left out because the device kept failing on them')
+  .action(async (user: string, device: string) => {
+    const answer = await call('POST', `/devices/${enc(user)}/${enc(device)}/clear-broken`, {});
+    print(answer, (value: { cleared: number }) => `cleared ${value.cleared} item record(s)`);
+  });
+devices
   .command('log <user> <device>')
   .description("the device's last requests (command, status, time)")
   .action(async (user: string, device: string) => {

@@ -164,3 +164,18 @@ describe('publishingMailbox', () => {
     await quiet.createItem('alice', folder.id, email('one'));
   });
 });
+
+describe('publishingMailbox: optional reads', () => {
+  it('passes listUsers through when the wrapped store has it, and not otherwise', async () => {
+    const memory = new MemoryMailboxStore();
+    await memory.createUser({ id: 'u1', primarySmtpAddress: 'u1@example.com' });
+    type Lister = MailboxStore & { listUsers?: () => Promise<{ id: string }[]> };
+    const wrapped = publishingMailbox(memory, new InProcessPushBus()) as Lister;
+    assert.deepEqual(
+      (await wrapped.listUsers?.())?.map((user) => user.id),
+      ['u1'],
+    );
+    const bare: MailboxStore = Object.create(memory, { listUsers: { value: undefined } });
+    assert.equal((publishingMailbox(bare, new InProcessPushBus()) as Lister).listUsers, undefined);
+  });
+});

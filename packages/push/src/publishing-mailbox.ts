@@ -56,7 +56,13 @@ export function publishingMailbox(
   bus: PushBus,
   options: PublishingMailboxOptions = {},
 ): MailboxStore {
-  return new PublishingMailboxStore(store, bus, options);
+  const wrapped = new PublishingMailboxStore(store, bus, options);
+  // Optional reads of the wrapped store stay visible through the wrapper (e.g. `listUsers`, the GAL source).
+  const lister = (store as MailboxStore & { listUsers?: () => Promise<User[]> }).listUsers;
+  if (typeof lister === 'function') {
+    Object.defineProperty(wrapped, 'listUsers', { value: () => lister.call(store), enumerable: false });
+  }
+  return wrapped;
 }
 
 class PublishingMailboxStore implements MailboxStore {
