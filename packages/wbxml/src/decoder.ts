@@ -31,8 +31,8 @@ export interface WbxmlDocument {
 
 const utf8 = new TextDecoder('utf-8');
 
-// Node's Buffer has the native calls under `toString` as methods of their own (latin1Slice, utf8Slice);
-// calling them directly skips toString's argument handling, which costs more than the copy for
+// Node's Buffer has the native calls under `toString` as methods of their own (latin1Slice, utf8Slice,
+// ucs2Slice); calling them directly skips toString's argument handling, which costs more than the copy for
 // the short strings that make up most of an EAS document. Where they are missing (browsers, workers, other
 // runtimes), TextDecoder does the work.
 interface NativeSlices {
@@ -48,14 +48,17 @@ const NodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof B
 const hasNativeSlices =
   NodeBuffer !== undefined &&
   typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).latin1Slice === 'function' &&
-  typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).utf8Slice === 'function';
+  typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).utf8Slice === 'function' &&
+  typeof (NodeBuffer.prototype as unknown as Partial<NativeSlices>).ucs2Slice === 'function';
 
-// Long strings (mail bodies above all) take another route where Node offers it. V8's UTF-8 decoder reads
-// every byte twice through a state machine once the text holds one non-ASCII character, which made it a third
-// of the decoder's time on a Sync response; ICU's converter behind `buffer.transcode` does the same work in
-// about half the instructions. It refuses invalid UTF-8 instead of replacing it, so it only ever sees text
-// that simdutf's `isUtf8` has passed (valid UTF-8 has exactly one UTF-16 form); anything else goes to V8 and
-// is replaced as before. Pure ASCII, which `isAscii` spots, is copied as Latin-1.
+// Long strings (mail bodies above all; LONG_TEXT_BYTES or more) take another route where Node offers it.
+// V8's UTF-8 decoder reads every byte twice through a state machine once the text holds one non-ASCII
+// character, which made it a third of the decoder's time on a Sync response; `buffer.transcode` (simdutf on
+// current Node 20) does the same work in about half the instructions. It refuses invalid UTF-8 instead of
+// replacing it, so it only ever sees text that `isUtf8` has passed (valid UTF-8 has exactly one UTF-16 form);
+// anything else goes to V8 and is replaced as before. Pure ASCII, which `isAscii` spots, is copied as
+// Latin-1. The decoder also gathers a document's long strings and converts them in one call when the
+// document ends (decodeDeferred).
 interface NodeBufferModule {
   isAscii(input: Uint8Array): boolean;
   isUtf8(input: Uint8Array): boolean;
@@ -65,16 +68,16 @@ const LONG_TEXT_BYTES = 256;
 const nodeBufferModule = loadNodeBufferModule();
 
 function loadNodeBufferModule(): NodeBufferModule | undefined {
-  const getBuiltinModule = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-    .process?.getBuiltinModule;
-  if (typeof getBuiltinModule !== 'function') return undefined;
-  const module = getBuiltinModule('node:buffer') as Partial<NodeBufferModule> | undefined;
+  const nodeProcess = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  // process.getBuiltinModule: Node 20.16 and later; no import, so the package still loads in browsers.
+  if (typeof nodeProcess?.getBuiltinModule !== 'function') return undefined;
+  const module = nodeProcess.getBuiltinModule('node:buffer') as Partial<NodeBufferModule> | undefined;
   if (
     typeof module?.isAscii !== 'function' ||
     typeof module.isUtf8 !== 'function' ||
     typeof module.transcode !== 'function'
   ) {
-    return undefined; // older Node, or Node built without ICU
+    return undefined; // older Node, or Node built without ICU (no transcode)
   }
   return module as NodeBufferModule;
 }
