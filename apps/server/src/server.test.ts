@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryMailboxStore } from '@easkit/mailbox';
@@ -171,6 +171,67 @@ describe('easkit-server (the built entry point)', () => {
     const answer = await ping;
     expect(answer!.intOf('Status')).toBe(1);
     expect(await exited).toBe(0);
+  });
+
+  it('starts from a configuration file (--config) and is discovered by email, healthy and measured', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'easkit-config-run-'));
+    const configFile = join(folder, 'easkit.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'server:',
+        '  port: 0',
+        '  publicUrl: https://mail.example.com',
+        'storage:',
+        `  dataDir: ${join(folder, 'data')}`,
+        'demo:',
+        '  password: from-the-file',
+        'logLevel: silent',
+      ].join('\n'),
+    );
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../dist/main.js'), '--config', configFile],
+      {
+        env: { ...process.env, EASKIT_PORT: '', EASKIT_DEMO_PASSWORD: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line in: ${output}`)), 30_000);
+        child.stdout.on('data', () => {
+          if (output.includes('listening on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
+      });
+      expect(output).toContain('PGlite');
+      const url = /listening on (http:\/\/[^/\s]+)/.exec(output)![1]!;
+      const discovered = await fetch(`${url}/Autodiscover/Autodiscover.xml`, {
+        method: 'POST',
+        headers: { Authorization: basic('demo@easkit.test', 'from-the-file'), 'Content-Type': 'text/xml' },
+        body: '<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"><Request><EMailAddress>demo@easkit.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006</AcceptableResponseSchema></Request></Autodiscover>',
+      });
+      expect(await discovered.text()).toContain(
+        '<Url>https://mail.example.com/Microsoft-Server-ActiveSync</Url>',
+      );
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('easkit_requests_total');
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 
   it('refuses a bad configuration with a message naming the variable', async () => {
