@@ -109,6 +109,12 @@ export {
 } from './protocol.js';
 export { base64Query, plainQuery, type QueryParameters } from './query.js';
 export {
+  deviceLifeScenario,
+  runDeviceLife,
+  type ScenarioStep,
+  type ScenarioTarget,
+} from './scenarios/device-life.js';
+export {
   type CollectionState,
   type DeviceSnapshot,
   type DeviceState,
