@@ -123,8 +123,9 @@ async function startServer(number, env, configFile) {
   });
   let shown = 0;
   let hidden = 0;
+  let quiet = false;
   const relay = (line) => {
-    if (line.trim() === '' || /listening on/.test(line)) return;
+    if (line.trim() === '' || /listening on/.test(line) || quiet) return;
     if (shown < 10) {
       shown++;
       console.log(`  [server ${number}] ${line.slice(0, 400)}`);
@@ -148,7 +149,18 @@ async function startServer(number, env, configFile) {
     child.once('exit', (code) => reject(new Error(`server ${number} exited with ${code} before listening`)));
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { number, child, pid: child.pid, url, exited, hiddenLines: () => hidden };
+  return {
+    number,
+    child,
+    pid: child.pid,
+    url,
+    exited,
+    hiddenLines: () => hidden,
+    // Requests cut off by the shutdown fail noisily; that is not the run's business.
+    silence: () => {
+      quiet = true;
+    },
+  };
 }
 
 function startDevices(config) {
@@ -471,6 +483,7 @@ async function run(devices) {
     );
     console.log(`load average before the writes ${loadBefore}, after ${load()}`);
   } finally {
+    for (const server of servers) server.silence();
     for (const client of clients) client.child.connected && client.child.send({ stop: true });
     await sleep(300);
     for (const server of servers) server.child.kill('SIGTERM');
