@@ -53,6 +53,13 @@ describe('the admin API and the policy gate', () => {
     expect(created.status).toBe(200);
     expect(created.json.user).toMatchObject({ id: 'erin@example.com', aliases: ['e@example.org'] });
     expect((await admin('POST', '/users', { address: 'erin@example.com' })).status).toBe(409);
+    const aliased = await admin('PUT', '/users/erin%40example.com', {
+      aliases: ['e@example.org', 'erin@example.net'],
+    });
+    expect(aliased.json.user.aliases).toEqual(['e@example.org', 'erin@example.net']);
+    expect((await admin('PUT', '/users/erin%40example.com', { aliases: ['not an address'] })).status).toBe(
+      400,
+    );
     expect((await admin('POST', '/users', { address: 'not an address' })).status).toBe(400);
 
     const phone = new TestDevice(app.running.url, 'e@example.org', 'erin-password', 'erin-phone');

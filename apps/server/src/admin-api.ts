@@ -60,6 +60,10 @@ const newUser = z.object({
   aliases: z.array(z.email()).max(100).default([]),
   password: z.string().min(8).max(1024).optional(),
 });
+const userUpdateBody = z.object({
+  displayName: z.string().min(1).max(256).nullable().optional(),
+  aliases: z.array(z.email()).max(100).optional(),
+});
 const passwordBody = z.object({ password: z.string().min(8).max(1024) });
 const enabledBody = z.object({ enabled: z.boolean().nullable() });
 const globalEnabledBody = z.object({ enabled: z.boolean() });
@@ -179,6 +183,10 @@ export function adminApi(options: AdminApiOptions): ExtraRoute {
       }
       case 'GET users/:a':
         return { user: await options.mailbox.getUser(a as string) };
+      case 'PUT users/:a': {
+        const update = userUpdateBody.parse(body);
+        return { user: await options.mailbox.updateUser(a as string, update) };
+      }
       case 'PUT users/:a/password': {
         await options.mailbox.getUser(a as string);
         await options.passwords.setPassword(a as string, passwordBody.parse(body).password);

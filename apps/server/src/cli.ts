@@ -149,6 +149,21 @@ users
     print(answer, () => `created ${address}`);
   });
 users
+  .command('aliases <user> [addresses...]')
+  .description("replace a user's aliases (none: remove them all)")
+  .action(async (user: string, addresses: string[]) => {
+    const answer = (await call('PUT', `/users/${enc(user)}`, { aliases: addresses })) as {
+      user: { aliases: string[] };
+    };
+    print(answer, (value: typeof answer) => `aliases: ${value.user.aliases.join(', ') || '(none)'}`);
+  });
+users
+  .command('rename <user> <displayName>')
+  .description("set a user's display name")
+  .action(async (user: string, displayName: string) => {
+    print(await call('PUT', `/users/${enc(user)}`, { displayName }), () => 'ok');
+  });
+users
   .command('passwd <user>')
   .description('set a password')
   .requiredOption('--password <password>', 'the new password')

@@ -230,6 +230,43 @@ export const mailboxChecks: ConformanceCheck[] = [
     },
   },
   {
+    name: 'users: updateUser renames and replaces aliases; old aliases stop resolving; taken aliases conflict',
+    async run({ store }) {
+      await store.createUser({
+        id: 'ada',
+        primarySmtpAddress: 'ada@example.com',
+        aliases: ['old@example.com'],
+      });
+      await store.createUser({ id: 'bob', primarySmtpAddress: 'bob@example.com' });
+      const before = await store.currentModseq('ada');
+      const updated = await store.updateUser('ada', {
+        displayName: 'Ada L.',
+        aliases: ['new@example.org', 'Second@Example.org'],
+      });
+      assert.deepEqual(updated.aliases, ['new@example.org', 'Second@Example.org']);
+      assert.equal(updated.displayName, 'Ada L.');
+      assert.deepEqual(await store.getUser('ada'), updated);
+      assert.equal(await store.resolveAddress('old@example.com'), undefined);
+      assert.equal((await store.resolveAddress('second@example.org'))?.id, 'ada');
+      assert.equal((await store.resolveAddress('ada@example.com'))?.id, 'ada');
+      assert.equal(await store.currentModseq('ada'), before);
+      await rejectsWith(
+        store.updateUser('ada', { aliases: ['bob@example.com'] }),
+        'CONFLICT',
+        'address-taken',
+      );
+      assert.deepEqual((await store.getUser('ada')).aliases, ['new@example.org', 'Second@Example.org']);
+      const renamed = await store.updateUser('ada', { displayName: null });
+      assert.equal(renamed.displayName, undefined);
+      await rejectsWith(store.updateUser('nobody', { aliases: [] }), 'NOT_FOUND');
+      await rejectsWith(
+        store.updateUser('ada', { aliases: ['not-an-address'] }),
+        'INVALID_ARGUMENT',
+        'malformed',
+      );
+    },
+  },
+  {
     name: 'users: resolveAddress finds primary addresses and aliases, ignoring case',
     async run({ store }) {
       await store.createUser({

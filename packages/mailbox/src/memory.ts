@@ -36,6 +36,7 @@ import type {
   ReadBodyOptions,
   UpdateOptions,
   User,
+  UserUpdate,
 } from './store.js';
 
 interface UserState {
@@ -101,6 +102,38 @@ export class MemoryMailboxStore implements MailboxStore {
       items: new Map(),
       contents: new Map(),
     });
+    return clone(user);
+  }
+
+  async updateUser(userId: UserId, update: UserUpdate): Promise<User> {
+    const state = this.state(userId);
+    const user = state.user;
+    const aliases = update.aliases === undefined ? user.aliases : [...update.aliases];
+    for (const a of aliases) {
+      if (typeof a !== 'string' || !a.includes('@')) throw malformed(`not an address: ${String(a)}`);
+    }
+    if (
+      update.displayName !== undefined &&
+      update.displayName !== null &&
+      typeof update.displayName !== 'string'
+    ) {
+      throw malformed('displayName must be a string or null');
+    }
+    const newKeys = new Set([user.primarySmtpAddress, ...aliases].map((a) => a.toLowerCase()));
+    for (const k of newKeys) {
+      const owner = this.addresses.get(k);
+      if (owner !== undefined && owner !== userId) {
+        throw new ConflictError('address-taken', `address already in use: ${k}`);
+      }
+    }
+    for (const a of user.aliases) {
+      const k = a.toLowerCase();
+      if (!newKeys.has(k)) this.addresses.delete(k);
+    }
+    for (const k of newKeys) this.addresses.set(k, userId);
+    user.aliases = aliases;
+    if (update.displayName === null) delete user.displayName;
+    else if (update.displayName !== undefined) user.displayName = update.displayName;
     return clone(user);
   }
 

@@ -18,6 +18,12 @@ export interface NewUser {
   displayName?: string;
 }
 
+/** A change to a user: a new display name (`null` removes it) and/or the whole alias list. */
+export interface UserUpdate {
+  displayName?: string | null;
+  aliases?: string[];
+}
+
 export interface NewFolder {
   /** {@link ROOT_FOLDER_ID} (`'0'`) for a top-level folder. */
   parentId: FolderId;
@@ -144,6 +150,13 @@ export interface MailboxStore {
   createUser(user: NewUser): Promise<User>;
   /** @throws NotFoundError `user`. */
   getUser(userId: UserId): Promise<User>;
+  /**
+   * Renames a user and/or replaces their aliases. The primary address and id never change. Does not take a
+   * modseq (it changes no folder or item).
+   * @throws NotFoundError `user`; ConflictError `address-taken` (an alias belongs to another user);
+   * InvalidArgumentError `malformed`.
+   */
+  updateUser(userId: UserId, update: UserUpdate): Promise<User>;
   /** The user owning this primary address or alias (case-insensitive), or `undefined`. */
   resolveAddress(address: string): Promise<User | undefined>;
   /** The user's current modseq: the value taken by their latest mutation, 0 before any. */

@@ -20,6 +20,7 @@ import type {
   UpdateOptions,
   User,
   UserId,
+  UserUpdate,
 } from '@easkit/mailbox';
 import type { PushBus } from './push-bus.js';
 
@@ -100,6 +101,9 @@ class PublishingMailboxStore implements MailboxStore {
   }
   getUser(userId: UserId): Promise<User> {
     return this.store.getUser(userId);
+  }
+  updateUser(userId: UserId, update: UserUpdate): Promise<User> {
+    return this.store.updateUser(userId, update);
   }
   resolveAddress(address: string): Promise<User | undefined> {
     return this.store.resolveAddress(address);

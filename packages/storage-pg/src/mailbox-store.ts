@@ -34,6 +34,7 @@ import {
   type UpdateOptions,
   type User,
   type UserId,
+  type UserUpdate,
 } from '@easkit/mailbox';
 import type { Database, SqlExecutor } from './database.js';
 import { deriveEmailContent, readAttachmentPart } from './email-content.js';
@@ -161,6 +162,63 @@ export class PgMailboxStore implements MailboxStore {
       throw translate(error);
     }
     return user;
+  }
+
+  async updateUser(userId: UserId, update: UserUpdate): Promise<User> {
+    const aliases = update.aliases === undefined ? undefined : [...update.aliases];
+    for (const a of aliases ?? []) {
+      if (typeof a !== 'string' || !a.includes('@')) throw malformed(`not an address: ${String(a)}`);
+    }
+    for (const text of [
+      ...(aliases ?? []),
+      ...(typeof update.displayName === 'string' ? [update.displayName] : []),
+    ]) {
+      if (!isStorableText(text)) throw malformed('addresses and names cannot hold NUL or lone surrogates');
+    }
+    if (!isStorableText(userId)) throw new NotFoundError('user', String(userId));
+    try {
+      return await this.db.transaction(async (tx) => {
+        const current = (
+          await tx.query<UserRow>(
+            `SELECT id, primary_address, aliases, display_name FROM ${T.users} WHERE id = $1 FOR UPDATE`,
+            [userId],
+          )
+        ).rows[0];
+        if (!current) throw new NotFoundError('user', String(userId));
+        const user = userFromRow(current);
+        if (aliases !== undefined) {
+          const keys = [...new Set([user.primarySmtpAddress, ...aliases].map((a) => a.toLowerCase()))];
+          await tx.query(
+            `DELETE FROM ${T.addresses} WHERE user_id = $1 AND NOT (address_key = ANY($2::text[]))`,
+            [userId, keys],
+          );
+          await tx.query(
+            `INSERT INTO ${T.addresses} (address_key, user_id) SELECT k, $1 FROM unnest($2::text[]) AS k
+             ON CONFLICT (address_key) DO NOTHING`,
+            [userId, keys],
+          );
+          const owned = await tx.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM ${T.addresses} WHERE user_id = $1 AND address_key = ANY($2::text[])`,
+            [userId, keys],
+          );
+          if ((owned.rows[0]?.n ?? 0) !== keys.length) {
+            throw new ConflictError('address-taken', 'an address is already in use');
+          }
+          user.aliases = aliases;
+        }
+        if (update.displayName === null) delete user.displayName;
+        else if (update.displayName !== undefined) user.displayName = update.displayName;
+        await tx.query(`UPDATE ${T.users} SET aliases = $2, display_name = $3 WHERE id = $1`, [
+          userId,
+          user.aliases,
+          user.displayName ?? null,
+        ]);
+        return user;
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError || error instanceof ConflictError) throw error;
+      throw translate(error);
+    }
   }
 
   async getUser(userId: UserId): Promise<User> {
