@@ -77,7 +77,7 @@ export const PROFILES: Record<ProfileName, DeviceProfile> = {
   android: {
     name: 'android',
     description:
-      'Gmail/Samsung Email-like: plain query, small windows, plain-text previews, short heartbeats',
+      'Gmail/Samsung Email-like: plain query, small windows, short HTML bodies with previews, shorter heartbeats',
     deviceType: 'SAMSUNGSMS911B',
     userAgent: 'SAMSUNG-SM-S911B/101.140104',
     versions: ['14.1', '12.1', '2.5'],

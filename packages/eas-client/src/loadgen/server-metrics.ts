@@ -95,11 +95,13 @@ export class ServerMetricsReader {
     if (waiting !== undefined) sample.waitingRequests = waiting;
     const cpuSeconds = metricValue(text, 'process_cpu_seconds_total');
     if (cpuSeconds !== undefined) {
-      if (this.#lastCpu && now > this.#lastCpu.at) {
+      // The process counter moves in steps: a share over less than half a second would be noise.
+      if (!this.#lastCpu) this.#lastCpu = { at: now, seconds: cpuSeconds };
+      else if (now - this.#lastCpu.at >= 500) {
         sample.cpu =
           Math.round(((cpuSeconds - this.#lastCpu.seconds) / ((now - this.#lastCpu.at) / 1000)) * 100) / 100;
+        this.#lastCpu = { at: now, seconds: cpuSeconds };
       }
-      this.#lastCpu = { at: now, seconds: cpuSeconds };
     }
     if (Object.keys(sample).length > 1) this.#samples.push(sample);
   }
