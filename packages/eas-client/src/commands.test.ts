@@ -6,6 +6,9 @@ import { EasClient } from './client.js';
 import { atLeast, type EasVersion, FolderType } from './protocol.js';
 import { MemoryDeviceState } from './state.js';
 
+/** Registers the test only where it applies (a version without the feature has no such test, not a skipped one). */
+const itWhen = (applies: boolean): typeof it => (applies ? it : ((() => {}) as unknown as typeof it));
+
 const USER = 'demo@easkit.test';
 
 let app: EasApp;
@@ -73,7 +76,7 @@ describe.each(['2.5', '12.1', '14.1', '16.1'] as EasVersion[])('the other comman
     await client.syncCollection(deleted);
   });
 
-  it.runIf(atLeast(version, '12.1'))(
+  itWhen(atLeast(version, '12.1'))(
     'a hanging Sync (Wait or HeartbeatInterval) answers when another device adds an item',
     async () => {
       const contacts = client.folder(FolderType.Contacts)!.serverId;
@@ -202,7 +205,7 @@ describe.each(['2.5', '12.1', '14.1', '16.1'] as EasVersion[])('the other comman
     expect(resolved.responses[1]?.status).toBe(4);
   });
 
-  it.runIf(atLeast(version, '12.0'))(
+  itWhen(atLeast(version, '12.0'))(
     'Settings: user information, out of office set and read back',
     async () => {
       const information = await client.settings({
