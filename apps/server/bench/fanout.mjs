@@ -22,16 +22,20 @@
 // scrypt per request (about 90 ms of CPU here), which would measure scrypt, not push.
 //
 //   --devices=N[,N...]     devices per run, one fresh setup per value (default 10000)
-//   --rate=N               messages a second (default 100)
+//   --rate=N[,N...]        messages a second (default 100); several values run one write phase each on the
+//                          same waiting devices, each to users not written to before while there are enough
 //   --seconds=N            length of the write phase (default 20)
 //   --sources=N            client source addresses 127.0.0.1..127.0.0.N (default 8)
 //   --concurrency=N        devices setting up at once per device process (default 48)
 //   --smtp-pool=N          SMTP connections to instance 1 (default 8)
 //   --database=postgres://...   server to create the database on (default postgres://postgres@127.0.0.1:5432/postgres)
 //   --redis=redis://...         (default $REDIS_URL or redis://127.0.0.1:6379)
+//   --sync-state=database|redis  EASKIT_SYNC_STATE of the servers (default database)
+//   --server-prof          V8 CPU profiles of the three servers (written when they stop) into a directory
+//                          the bench prints; open them in Chrome DevTools
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,13 +61,17 @@ function option(name, fallback) {
   return found === undefined ? fallback : found.slice(prefix.length);
 }
 const sizes = option('devices', '10000').split(',').filter(Boolean).map(Number);
-const rate = Number(option('rate', '100'));
+const rates = option('rate', '100').split(',').filter(Boolean).map(Number);
 const seconds = Number(option('seconds', '20'));
 const sources = Number(option('sources', '8'));
 const concurrency = Number(option('concurrency', '48'));
 const smtpPool = Number(option('smtp-pool', '8'));
 const adminUrl = option('database', 'postgres://postgres@127.0.0.1:5432/postgres');
 const redisUrl = option('redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const syncState = option('sync-state', 'database');
+const profileDir = process.argv.includes('--server-prof')
+  ? mkdtempSync(path.join(os.tmpdir(), 'easkit-fanout-prof-'))
+  : undefined;
 
 const raiseLimit = `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`;
 const nofile = Number(execFileSync('bash', ['-c', `${raiseLimit}; ulimit -n`], { encoding: 'utf8' }).trim());
@@ -99,6 +107,20 @@ function cpuOf(pid) {
   }
 }
 
+/** CPU seconds of every process with this command name (PostgreSQL backends, redis-server) on the machine. */
+function cpuOfCommand(name) {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) total += cpuOf(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
@@ -117,7 +139,8 @@ function startThroughBash(args, options) {
 }
 
 async function startServer(number, env, configFile) {
-  const child = startThroughBash([serverMain, '--config', configFile], {
+  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = startThroughBash([...flags, serverMain, '--config', configFile], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -256,7 +279,7 @@ async function createUsers(server, token, users) {
 }
 
 /** Sends `total` messages at `rate` a second; returns each one's recipient, start and acknowledgement times. */
-async function writeMail(transport, order, total) {
+async function writeMail(transport, order, total, rate) {
   const writes = [];
   let failed = 0;
   let firstError;
@@ -365,6 +388,7 @@ async function run(devices) {
       EASKIT_PORT: '0',
       EASKIT_ADMIN_TOKEN: adminToken,
       EASKIT_LOG_LEVEL: 'warn',
+      EASKIT_SYNC_STATE: syncState,
     };
     let started = performance.now();
     // Instance 1 first: it runs the migrations; the others then find a migrated database.
@@ -372,7 +396,7 @@ async function run(devices) {
     servers.push(...(await Promise.all([2, 3].map((n) => startServer(n, common, configFile)))));
     console.log(
       `servers: ${servers.map((s) => `${s.number} ${s.url} (pid ${s.pid})`).join(', ')}; SMTP on instance 1 port ${mailInPort}; ` +
-        `config: policy.withoutPolicy skip (no Provision), bearer tokens (EdDSA JWT), sync state in PostgreSQL, ` +
+        `config: policy.withoutPolicy skip (no Provision), bearer tokens (EdDSA JWT), sync state in ${syncState === 'redis' ? 'Redis' : 'PostgreSQL'}, ` +
         `push through Redis; started in ${fmt((performance.now() - started) / 1000)} s`,
     );
 
@@ -425,7 +449,6 @@ async function run(devices) {
       const j = Math.floor(Math.random() * (i + 1));
       [order[i], order[j]] = [order[j], order[i]];
     }
-    const total = Math.round(rate * seconds);
     const transport = createTransport({
       host: '127.0.0.1',
       port: mailInPort,
@@ -434,54 +457,80 @@ async function run(devices) {
       maxConnections: smtpPool,
       maxMessages: Number.POSITIVE_INFINITY,
     });
-    const rssBefore = servers.map((s) => rssOf(s.pid));
-    const cpuBefore = [...servers, ...clients].map((p) => cpuOf(p.pid));
-    const loadBefore = load();
-    for (const client of clients) await client.ask({ report: true }, 'report');
-    const writeStarted = performance.now();
-    const written = await writeMail(transport, order, total);
-    // Let the last answers arrive.
-    await sleep(2000);
-    const wallSeconds = (performance.now() - writeStarted) / 1000;
-    const cpuAfter = [...servers, ...clients].map((p) => cpuOf(p.pid));
-    const rssAfter = servers.map((s) => rssOf(s.pid));
-    transport.close();
-    const reports = await Promise.all(clients.map((client) => client.ask({ report: true }, 'report')));
-    const wakes = reports.flatMap((report) => report.wakes);
-    const { values, unmatched, repeated } = latencies(written.writes, wakes);
-    const acks = written.writes
-      .filter((write) => write.acked !== undefined)
-      .map((write) => Number(write.acked - write.started) / 1e6)
-      .sort((a, b) => a - b);
-    const expected = written.writes.length * PER_USER;
-    const distinct = new Set(written.writes.map((write) => write.user)).size;
+    let offset = 0;
+    for (const rate of rates) {
+      const total = Math.round(rate * seconds);
+      const rssBefore = servers.map((s) => rssOf(s.pid));
+      const cpuBefore = [...servers, ...clients].map((p) => cpuOf(p.pid));
+      const sharedBefore = ['postgres', 'redis-server'].map(cpuOfCommand);
+      const loadBefore = load();
+      for (const client of clients) await client.ask({ report: true }, 'report');
+      const writeStarted = performance.now();
+      const written = await writeMail(
+        transport,
+        order.slice(offset).concat(order.slice(0, offset)),
+        total,
+        rate,
+      );
+      offset = (offset + total) % order.length;
+      const expected = written.writes.length * PER_USER;
+      // Let the last answers arrive: until all are in, or none came for 3 s (at most 60 s).
+      const wakes = [];
+      let quietSince = performance.now();
+      const drainStarted = performance.now();
+      for (;;) {
+        const before = wakes.length;
+        for (const client of clients) wakes.push(...(await client.ask({ report: true }, 'report')).wakes);
+        if (wakes.length > before) quietSince = performance.now();
+        const now = performance.now();
+        if (wakes.length >= expected || now - quietSince > 3000 || now - drainStarted > 60_000) break;
+        await sleep(200);
+      }
+      const wallSeconds = (performance.now() - writeStarted) / 1000;
+      const cpuAfter = [...servers, ...clients].map((p) => cpuOf(p.pid));
+      const sharedAfter = ['postgres', 'redis-server'].map(cpuOfCommand);
+      const rssAfter = servers.map((s) => rssOf(s.pid));
+      const reports = await Promise.all(clients.map((client) => client.ask({ report: true }, 'report')));
+      wakes.push(...reports.flatMap((report) => report.wakes));
+      const { values, unmatched, repeated } = latencies(written.writes, wakes);
+      const acks = written.writes
+        .filter((write) => write.acked !== undefined)
+        .map((write) => Number(write.acked - write.started) / 1e6)
+        .sort((a, b) => a - b);
+      const distinct = new Set(written.writes.map((write) => write.user)).size;
 
-    console.log(
-      `\nWrite (SMTP to instance 1) to Ping answer (instances 2 and 3): ${ok} devices waiting, ${written.writes.length} messages at ${rate}/s to ${distinct} distinct users` +
-        `, each waking the user's ${PER_USER} devices`,
-    );
-    console.log(
-      '| devices waiting | messages | answers / expected | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |',
-    );
-    console.log('|---:|---:|---:|---:|---:|---:|---:|');
-    console.log(
-      `| ${ok} | ${written.writes.length} | ${values.length} / ${expected} | ${fmt(percentile(values, 50), 2)} | ${fmt(percentile(values, 90), 2)} | ${fmt(percentile(values, 99), 2)} | ${fmt(values.at(-1), 2)} |`,
-    );
-    console.log(
-      `SMTP acknowledgement (message stored on instance 1): p50 ${fmt(percentile(acks, 50), 2)} ms, p99 ${fmt(percentile(acks, 99), 2)} ms, max ${fmt(acks.at(-1), 2)} ms; ` +
-        `${written.failed} sends failed${written.firstError ? ` (${written.firstError})` : ''}; writer schedule lag max ${fmt(written.lagMs, 1)} ms`,
-    );
-    console.log(
-      `answers not matched to a write: ${unmatched}; second answers for one write: ${repeated}; device counts: ${JSON.stringify(reports.map((r) => ({ ...r.counts, open: r.open })))}`,
-    );
-    const names = [...servers.map((s) => `server ${s.number}`), ...clients.map((_, i) => `devices ${i + 1}`)];
-    console.log(
-      `CPU seconds used during the ${fmt(wallSeconds)} s write phase: ${names.map((name, i) => `${name} ${fmt(cpuAfter[i] - cpuBefore[i], 2)}`).join(', ')} (2 cores shared with other work)`,
-    );
-    console.log(
-      `server RSS before -> after the writes (MB): ${servers.map((s, i) => `${s.number}: ${fmt(rssBefore[i] / MB)} -> ${fmt(rssAfter[i] / MB)}`).join(', ')}`,
-    );
-    console.log(`load average before the writes ${loadBefore}, after ${load()}`);
+      console.log(
+        `\nWrite (SMTP to instance 1) to Ping answer (instances 2 and 3): ${ok} devices waiting, ${written.writes.length} messages at ${rate}/s for ${seconds} s to ${distinct} distinct users` +
+          `, each waking the user's ${PER_USER} devices`,
+      );
+      console.log(
+        '| devices waiting | messages | answers / expected | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |',
+      );
+      console.log('|---:|---:|---:|---:|---:|---:|---:|');
+      console.log(
+        `| ${ok} | ${written.writes.length} | ${values.length} / ${expected} | ${fmt(percentile(values, 50), 2)} | ${fmt(percentile(values, 90), 2)} | ${fmt(percentile(values, 99), 2)} | ${fmt(values.at(-1), 2)} |`,
+      );
+      console.log(
+        `SMTP acknowledgement (message stored on instance 1): p50 ${fmt(percentile(acks, 50), 2)} ms, p99 ${fmt(percentile(acks, 99), 2)} ms, max ${fmt(acks.at(-1), 2)} ms; ` +
+          `${written.failed} sends failed${written.firstError ? ` (${written.firstError})` : ''}; writer schedule lag max ${fmt(written.lagMs, 1)} ms`,
+      );
+      console.log(
+        `answers not matched to a write: ${unmatched}; second answers for one write: ${repeated}; device counts: ${JSON.stringify(reports.map((r) => ({ ...r.counts, open: r.open })))}`,
+      );
+      const names = [
+        ...servers.map((s) => `server ${s.number}`),
+        ...clients.map((_, i) => `devices ${i + 1}`),
+      ];
+      console.log(
+        `CPU seconds used during the ${fmt(wallSeconds)} s write phase and drain: ${names.map((name, i) => `${name} ${fmt(cpuAfter[i] - cpuBefore[i], 2)}`).join(', ')}, ` +
+          `all postgres processes ${fmt(sharedAfter[0] - sharedBefore[0], 2)}, redis-server ${fmt(sharedAfter[1] - sharedBefore[1], 2)} (of ${fmt(wallSeconds * os.cpus().length)} on ${os.cpus().length} cores shared with other work)`,
+      );
+      console.log(
+        `server RSS before -> after the writes (MB): ${servers.map((s, i) => `${s.number}: ${fmt(rssBefore[i] / MB)} -> ${fmt(rssAfter[i] / MB)}`).join(', ')}`,
+      );
+      console.log(`load average before the writes ${loadBefore}, after ${load()}`);
+    }
+    transport.close();
   } finally {
     for (const server of servers) server.silence();
     for (const client of clients) client.child.connected && client.child.send({ stop: true });
@@ -500,7 +549,8 @@ async function run(devices) {
 
 console.log(
   `easkit fan-out bench: node ${process.version}, ${os.cpus().length} CPUs, open-file limit ${nofile} (asked for ${WANTED_NOFILE}), ` +
-    `${sources} source addresses, ${rate} messages/s for ${seconds} s, ${new Date().toISOString()}, load average ${load()}`,
+    `${sources} source addresses, ${rates.join(', ')} messages/s for ${seconds} s, ${new Date().toISOString()}, load average ${load()}`,
 );
 for (const devices of sizes) await run(devices);
+if (profileDir) console.log(`server CPU profiles (server pids above): ${profileDir}`);
 process.exit(0);
