@@ -59,6 +59,7 @@ describe('easkit-loadgen against the reference server in process', () => {
     expect(report.devices.requested).toBe(20);
     expect(report.devices.started).toBe(20);
     expect(report.devices.failedToStart).toBe(0);
+    expect(report.devices.pinging).toBe(15); // --ping-share 0.75: 5 of the 20 poll
     expect(report.devices.byProfile).toEqual({ ios: 7, android: 7, outlook: 6 });
     expect(Object.values(report.devices.byVersion).reduce((a, b) => a + b, 0)).toBe(20);
     // Every device negotiated, provisioned (both phases) and listed its folders. How far each got after that

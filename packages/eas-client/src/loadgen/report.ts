@@ -24,7 +24,7 @@ export function summaryText(report: LoadReport): string {
   lines.push('');
   const d = report.devices;
   lines.push(
-    `devices   ${d.started}/${d.requested} started, ${d.failedToStart} failed at first contact; ${Object.entries(
+    `devices   ${d.started}/${d.requested} started (${d.pinging} Ping, ${d.started - d.pinging} poll), ${d.failedToStart} failed at first contact; ${Object.entries(
       d.byProfile,
     )
       .map(([name, count]) => `${name} ${count}`)

@@ -108,6 +108,8 @@ export interface LoadReport {
     started: number;
     /** Devices whose first contact (provisioning, FolderSync, initial sync) failed at least once. */
     failedToStart: number;
+    /** Devices that Ping; the others poll. */
+    pinging: number;
     byProfile: Record<string, number>;
     byVersion: Record<string, number>;
   };
@@ -167,6 +169,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     mailFailed: 0,
     changes: 0,
     failedToStart: 0,
+    pinging: 0,
   };
   const byProfile: Record<string, number> = {};
   const byVersion: Record<string, number> = {};
@@ -219,7 +222,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     });
     byProfile[profile.name] = (byProfile[profile.name] ?? 0) + 1;
     recorder.deviceStarted();
-    const pings = index % 100 < Math.round(pingShare * 100);
+    // Pollers spread evenly over the devices: device i polls when the running count of pollers steps up at i.
+    const pollShare = 1 - pingShare;
+    const pings = Math.floor((index + 1) * pollShare + 1e-9) === Math.floor(index * pollShare + 1e-9);
+    if (pings) counters.pinging++;
     const knownMail: string[] = [];
     const addedContacts: string[] = [];
     let folders: ProfileFolder[] = [];
@@ -488,6 +494,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       requested: options.devices,
       started: recorder.devicesStarted,
       failedToStart: counters.failedToStart,
+      pinging: counters.pinging,
       byProfile,
       byVersion,
     },
