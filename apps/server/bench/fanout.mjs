@@ -215,6 +215,17 @@ function startDevices(config) {
   return { child, pid: child.pid, ask, ready: ask(undefined, 'ready') };
 }
 
+/** Waits (at most 3 minutes) until instances 2 and 3 hold `count` waiting Pings; returns how many they hold. */
+async function settle(servers, count) {
+  let waiting = 0;
+  for (let attempt = 0; attempt < 1800; attempt++) {
+    waiting = (await waitingRequests(servers[1])) + (await waitingRequests(servers[2]));
+    if (waiting >= count) break;
+    await sleep(100);
+  }
+  return waiting;
+}
+
 async function waitingRequests(server) {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   return Number(/^easkit_waiting_requests (\d+)/m.exec(text)?.[1] ?? 0);
@@ -427,12 +438,7 @@ async function run(devices) {
     const setups = await Promise.all(clients.map((client) => client.ask({ setup: true }, 'setup')));
     const ok = setups.reduce((sum, s) => sum + s.ok, 0);
     const failedSetups = setups.reduce((sum, s) => sum + s.failed, 0);
-    let waiting = 0;
-    for (let attempt = 0; attempt < 600; attempt++) {
-      waiting = (await waitingRequests(servers[1])) + (await waitingRequests(servers[2]));
-      if (waiting >= ok) break;
-      await sleep(100);
-    }
+    const waiting = await settle(servers, ok);
     const setupSeconds = (performance.now() - started) / 1000;
     console.log(
       `devices: ${clients.length} device process(es) (open-file limit ${readies.map((r) => r.nofile).join(', ')}), ` +
@@ -460,6 +466,10 @@ async function run(devices) {
     let offset = 0;
     for (const rate of rates) {
       const total = Math.round(rate * seconds);
+      // Every device Pinging again (the previous phase's Syncs done) before the next phase starts.
+      const settleStarted = performance.now();
+      const before = await settle(servers, ok);
+      const settledSeconds = (performance.now() - settleStarted) / 1000;
       const rssBefore = servers.map((s) => rssOf(s.pid));
       const cpuBefore = [...servers, ...clients].map((p) => cpuOf(p.pid));
       const sharedBefore = ['postgres', 'redis-server'].map(cpuOfCommand);
@@ -528,7 +538,9 @@ async function run(devices) {
       console.log(
         `server RSS before -> after the writes (MB): ${servers.map((s, i) => `${s.number}: ${fmt(rssBefore[i] / MB)} -> ${fmt(rssAfter[i] / MB)}`).join(', ')}`,
       );
-      console.log(`load average before the writes ${loadBefore}, after ${load()}`);
+      console.log(
+        `load average before the writes ${loadBefore}, after ${load()}; ${before} Pings were waiting when the writes began (${fmt(settledSeconds)} s after the previous phase's last answer)`,
+      );
     }
     transport.close();
   } finally {
