@@ -276,6 +276,7 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
   const view = nativeView(bytes);
   // The string table's entries, decoded when first referenced (STR_T is rare in EAS: Exchange never sends it).
   let table: Map<number, string> | undefined;
+  let tableTextBytes = 0;
   // Elements whose long text waits to be decoded in one go at the end, with the [start, end) of each text.
   let deferred: WbxmlElement[] | undefined;
   const deferredRanges: number[] = [];
@@ -351,6 +352,16 @@ export function decodeDocument(bytes: Uint8Array, options?: DecodeOptions): Wbxm
                 'bad-string-reference',
                 offset,
                 'string table entry has no terminating NUL',
+              );
+            }
+            // References into the middle of one long entry would each decode most of it again: a small document
+            // could make gigabytes of text. A real table is read about once, so twice its size is the budget.
+            tableTextBytes += textEnd - (tableStart + index);
+            if (tableTextBytes > 2 * tableLength + 65_536) {
+              throw new WbxmlError(
+                'limit-string',
+                offset,
+                'string table references decode far more text than the table holds',
               );
             }
             table.set(index, text);
