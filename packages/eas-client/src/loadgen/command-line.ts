@@ -35,7 +35,7 @@ export function expandUserPattern(pattern: string, count: number): string[] {
 }
 
 interface Parsed {
-  url: string;
+  url: string[];
   user?: string;
   users?: string;
   userPattern?: string;
@@ -71,7 +71,10 @@ export async function runLoadgenCommandLine(argv: readonly string[], io: Loadgen
     .description(
       'Simulate Exchange ActiveSync devices (iOS-, Android- and Outlook-like) against a server and measure it.',
     )
-    .requiredOption('--url <url>', 'the server base URL or its …/Microsoft-Server-ActiveSync endpoint')
+    .requiredOption(
+      '--url <url...>',
+      'the server base URL or its …/Microsoft-Server-ActiveSync endpoint; several instances: devices go to each in turn',
+    )
     .option('--user <login>', 'one account (the address)')
     .option('--users <list>', 'several accounts, comma-separated (same password)')
     .option('--user-pattern <pattern>', "accounts by pattern, e.g. 'load{n}@example.com'")
@@ -101,7 +104,7 @@ export async function runLoadgenCommandLine(argv: readonly string[], io: Loadgen
       const out = resolve(parsed.out ?? `loadgen-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       if (!parsed.quiet) {
         io.stderr(
-          `easkit-loadgen: ${options.devices} devices, ${options.users.length} user(s), ${options.durationMs / 1000} s against ${options.url}\n`,
+          `easkit-loadgen: ${options.devices} devices, ${options.users.length} user(s), ${options.durationMs / 1000} s against ${[options.url, ...(options.moreUrls ?? [])].join(', ')}\n`,
         );
       }
       const report = await runLoad(options);
@@ -163,8 +166,11 @@ function toLoadOptions(parsed: Parsed, env: Record<string, string | undefined>, 
     throw new UsageError((error as Error).message);
   }
   const quiet = parsed.quiet === true;
+  const [url, ...moreUrls] = parsed.url;
+  if (!url) throw new UsageError('--url is needed');
   return {
-    url: parsed.url,
+    url,
+    ...(moreUrls.length > 0 ? { moreUrls } : {}),
     users,
     devices: positive(parsed.devices, '--devices'),
     durationMs: parseDuration(parsed.duration),

@@ -25,8 +25,10 @@ describe('easkit-loadgen against the reference server in process', () => {
     const stderr: string[] = [];
     const code = await runLoadgenCommandLine(
       [
+        // The same instance twice: devices alternate between the URLs, each one's metrics are read.
         '--url',
         app.running.url,
+        `${app.running.url}/Microsoft-Server-ActiveSync`,
         '--user',
         'demo@easkit.test',
         '--devices',
@@ -86,6 +88,8 @@ describe('easkit-loadgen against the reference server in process', () => {
     expect(report.server.samples.length).toBeGreaterThan(0);
     expect(report.server.peakRssBytes).toBeGreaterThan(0);
     expect(report.server.peakWaitingRequests).toBeGreaterThanOrEqual(0);
+    expect(report.urls).toHaveLength(2);
+    expect(report.servers?.map((server) => server.samples.length > 0)).toEqual([true, true]);
 
     const summary = await readFile(join(out, 'summary.txt'), 'utf8');
     expect(summary).toContain('latency (ms)');

@@ -43,15 +43,16 @@ export function summaryText(report: LoadReport): string {
   lines.push(
     `mail      ${report.mail.sent} delivered, ${report.mail.failed} failed; ${report.clientChanges} client changes`,
   );
-  const server = report.server;
-  if (server.samples.length > 0) {
+  for (const server of report.servers ?? [report.server]) {
+    if (server.samples.length === 0) {
+      lines.push('server    no /metrics: resources not read');
+      continue;
+    }
     lines.push(
       `server    peak RSS ${mb(server.peakRssBytes)}, CPU mean ${pct(server.meanCpu)} / peak ${pct(
         server.peakCpu,
       )} of one core, up to ${server.peakWaitingRequests ?? '-'} waiting requests (${server.samples.length} samples of ${server.url})`,
     );
-  } else {
-    lines.push('server    no /metrics: resources not read');
   }
   const g = report.loadGenerator;
   lines.push(

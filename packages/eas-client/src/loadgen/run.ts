@@ -37,6 +37,8 @@ export interface LoadUser {
 export interface LoadOptions {
   /** The server's base URL or its EAS endpoint (`…/Microsoft-Server-ActiveSync`). */
   url: string;
+  /** More instances of the same service: devices go to `url` and these in turn, each instance's metrics are read. */
+  moreUrls?: string[];
   /** Devices are spread over these users in turn. */
   users: LoadUser[];
   devices: number;
@@ -88,6 +90,8 @@ export interface LoadReport {
   reportVersion: 1;
   startedAt: string;
   url: string;
+  /** Every instance's endpoint when the run used several. */
+  urls?: string[];
   settings: {
     devices: number;
     users: number;
@@ -123,7 +127,9 @@ export interface LoadReport {
   mail: { sent: number; failed: number };
   clientChanges: number;
   timeline: SecondSample[];
+  /** The first instance's resources; `servers` has every instance's when there are several. */
   server: ServerResources;
+  servers?: ServerResources[];
   loadGenerator: { loadavg: number[]; cpus: number; node: string; rssBytes: number };
 }
 
@@ -137,10 +143,10 @@ const EAS_PATH = /\/Microsoft-Server-ActiveSync\/?$/i;
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   if (options.users.length === 0) throw new Error('at least one user is needed');
   if (!(options.devices > 0)) throw new Error('at least one device is needed');
-  const endpoint = EAS_PATH.test(options.url)
-    ? options.url.replace(/\/+$/, '')
-    : `${options.url.replace(/\/+$/, '')}/Microsoft-Server-ActiveSync`;
-  const baseUrl = endpoint.replace(EAS_PATH, '');
+  const endpoints = [options.url, ...(options.moreUrls ?? [])].map((url) =>
+    EAS_PATH.test(url) ? url.replace(/\/+$/, '') : `${url.replace(/\/+$/, '')}/Microsoft-Server-ActiveSync`,
+  );
+  const endpoint = endpoints[0] as string;
   const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
   const mix = options.profiles ?? Object.values(PROFILES).map((profile) => ({ profile, weight: 1 }));
   const rampUpMs = options.rampUpMs ?? Math.min(options.durationMs / 4, options.devices * 100);
@@ -152,8 +158,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const startedAt = new Date();
   const started = performance.now();
   const recorder = new LoadRecorder(started);
-  const metrics = new ServerMetricsReader(baseUrl, fetchFunction, started);
-  metrics.start(1000);
+  const readers = endpoints.map(
+    (url) => new ServerMetricsReader(url.replace(EAS_PATH, ''), fetchFunction, started),
+  );
+  for (const reader of readers) reader.start(1000);
+  const metrics = readers[0] as ServerMetricsReader;
 
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort();
@@ -213,7 +222,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     let ending = false;
     let pingAbort: AbortController | undefined;
     const client = await EasClient.open({
-      url: endpoint,
+      url: endpoints[index % endpoints.length] as string,
       credentials: { username: user.username, password: user.password },
       ...profileClientOptions(profile, version),
       deviceId: `LG${runId}${String(index).padStart(5, '0')}`,
@@ -465,7 +474,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   clearInterval(progressTimer);
   options.signal?.removeEventListener('abort', onOuterAbort);
   await Promise.all([...lives, mail]);
-  const server = await metrics.stop();
+  const servers = await Promise.all(readers.map((reader) => reader.stop()));
+  const server = servers[0] as ServerResources;
   const durationSec = Math.round((performance.now() - started) / 100) / 10;
   const commands = recorder.commands();
   const total = recorder.totalRequests;
@@ -475,6 +485,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     reportVersion: 1,
     startedAt: startedAt.toISOString(),
     url: endpoint,
+    ...(endpoints.length > 1 ? { urls: endpoints } : {}),
     settings: {
       devices: options.devices,
       users: options.users.length,
@@ -517,6 +528,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     clientChanges: counters.changes,
     timeline: recorder.timeline(),
     server,
+    ...(servers.length > 1 ? { servers } : {}),
     loadGenerator: {
       loadavg: loadavg().map((value) => Math.round(value * 100) / 100),
       cpus: cpus().length,
