@@ -107,17 +107,24 @@ function cpuOf(pid) {
   }
 }
 
-/** CPU seconds of every process with this command name (PostgreSQL backends, redis-server) on the machine. */
+/** CPU seconds of every process with this command name (PostgreSQL backends, redis-server), by pid. */
 function cpuOfCommand(name) {
-  let total = 0;
+  const byPid = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) total += cpuOf(entry);
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) byPid.set(entry, cpuOf(entry));
     } catch {
       // gone meanwhile
     }
   }
+  return byPid;
+}
+
+/** CPU used between two `cpuOfCommand` samples by the processes alive at the second (exited ones are lost). */
+function cpuBetween(before, after) {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -533,7 +540,7 @@ async function run(devices) {
       ];
       console.log(
         `CPU seconds used during the ${fmt(wallSeconds)} s write phase and drain: ${names.map((name, i) => `${name} ${fmt(cpuAfter[i] - cpuBefore[i], 2)}`).join(', ')}, ` +
-          `all postgres processes ${fmt(sharedAfter[0] - sharedBefore[0], 2)}, redis-server ${fmt(sharedAfter[1] - sharedBefore[1], 2)} (of ${fmt(wallSeconds * os.cpus().length)} on ${os.cpus().length} cores shared with other work)`,
+          `all postgres processes ${fmt(cpuBetween(sharedBefore[0], sharedAfter[0]), 2)}, redis-server ${fmt(cpuBetween(sharedBefore[1], sharedAfter[1]), 2)} (of ${fmt(wallSeconds * os.cpus().length)} on ${os.cpus().length} cores shared with other work)`,
       );
       console.log(
         `server RSS before -> after the writes (MB): ${servers.map((s, i) => `${s.number}: ${fmt(rssBefore[i] / MB)} -> ${fmt(rssAfter[i] / MB)}`).join(', ')}`,
