@@ -67,6 +67,7 @@ export {
   EasStatusError,
   EasThrottledError,
 } from './errors.js';
+export { type AgentFetch, agentFetch } from './loadgen/agent-fetch.js';
 export {
   expandUserPattern,
   type LoadgenIo,

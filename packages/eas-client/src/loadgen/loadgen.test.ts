@@ -88,6 +88,9 @@ describe('easkit-loadgen against the reference server in process', () => {
     expect(report.server.samples.length).toBeGreaterThan(0);
     expect(report.server.peakRssBytes).toBeGreaterThan(0);
     expect(report.server.peakWaitingRequests).toBeGreaterThanOrEqual(0);
+    // One keep-alive agent: a connection per request in flight at most, far fewer than requests.
+    expect(report.loadGenerator.peakConnections).toBeGreaterThan(0);
+    expect(report.loadGenerator.peakConnections).toBeLessThan(report.requests.total);
     expect(report.urls).toHaveLength(2);
     expect(report.servers?.map((server) => server.samples.length > 0)).toEqual([true, true]);
 

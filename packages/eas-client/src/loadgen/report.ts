@@ -56,7 +56,9 @@ export function summaryText(report: LoadReport): string {
   }
   const g = report.loadGenerator;
   lines.push(
-    `this host load average ${g.loadavg.join(' ')} on ${g.cpus} CPUs; the generator used ${mb(g.rssBytes)} (Node ${g.node})`,
+    `this host load average ${g.loadavg.join(' ')} on ${g.cpus} CPUs; the generator used ${mb(g.rssBytes)}${
+      g.peakConnections !== undefined ? ` and up to ${g.peakConnections} connections` : ''
+    } (Node ${g.node})`,
   );
   lines.push('');
   lines.push('latency (ms)          count   errors     p50     p90     p95     p99     max');

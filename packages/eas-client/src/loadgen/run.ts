@@ -20,6 +20,7 @@ import {
 } from '../profiles.js';
 import { compareVersions, type EasVersion } from '../protocol.js';
 import type { ExchangeRecord, FetchFunction } from '../transport.js';
+import { type AgentFetch, agentFetch } from './agent-fetch.js';
 import { type LatencySummary, LoadRecorder, type SecondSample } from './recorder.js';
 import { ServerMetricsReader, type ServerResources } from './server-metrics.js';
 import { sendSmtp } from './smtp.js';
@@ -62,7 +63,7 @@ export interface LoadOptions {
   changesPerDeviceMinute?: number;
   /** HeartbeatInterval of every Ping instead of the profiles' (the server may adjust it: Status 5). */
   heartbeatSec?: number;
-  /** Default: the global fetch (one keep-alive pool for every device). */
+  /** Default: `agentFetch()`, one keep-alive `node:http` agent for every device, without undici's 300 s limit. */
   fetch?: FetchFunction;
   /** Called every `progressIntervalMs` (default 1000). */
   onProgress?: (progress: LoadProgress) => void;
@@ -130,7 +131,14 @@ export interface LoadReport {
   /** The first instance's resources; `servers` has every instance's when there are several. */
   server: ServerResources;
   servers?: ServerResources[];
-  loadGenerator: { loadavg: number[]; cpus: number; node: string; rssBytes: number };
+  loadGenerator: {
+    loadavg: number[];
+    cpus: number;
+    node: string;
+    rssBytes: number;
+    /** Sockets of the shared keep-alive agent at most (sampled); absent with a fetch of the caller's. */
+    peakConnections?: number;
+  };
 }
 
 const EAS_PATH = /\/Microsoft-Server-ActiveSync\/?$/i;
@@ -147,7 +155,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     EAS_PATH.test(url) ? url.replace(/\/+$/, '') : `${url.replace(/\/+$/, '')}/Microsoft-Server-ActiveSync`,
   );
   const endpoint = endpoints[0] as string;
-  const fetchFunction: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
+  // One keep-alive agent for every device (unless the caller brings its own fetch).
+  const pool = options.fetch ? undefined : agentFetch();
+  const fetchFunction: FetchFunction = options.fetch ?? (pool as AgentFetch).fetch;
+  let peakConnections = 0;
+  const connectionTimer = pool
+    ? setInterval(() => {
+        peakConnections = Math.max(peakConnections, pool.sockets());
+      }, 250)
+    : undefined;
   const mix = options.profiles ?? Object.values(PROFILES).map((profile) => ({ profile, weight: 1 }));
   const rampUpMs = options.rampUpMs ?? Math.min(options.durationMs / 4, options.devices * 100);
   const mailPerMinute = options.mailPerMinute ?? options.devices / 2;
@@ -475,6 +491,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   options.signal?.removeEventListener('abort', onOuterAbort);
   await Promise.all([...lives, mail]);
   const servers = await Promise.all(readers.map((reader) => reader.stop()));
+  clearInterval(connectionTimer);
+  pool?.close();
   const server = servers[0] as ServerResources;
   const durationSec = Math.round((performance.now() - started) / 100) / 10;
   const commands = recorder.commands();
@@ -534,6 +552,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       cpus: cpus().length,
       node: process.version,
       rssBytes: process.memoryUsage().rss,
+      ...(pool ? { peakConnections } : {}),
     },
   };
 }
