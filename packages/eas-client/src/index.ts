@@ -68,15 +68,8 @@ export {
   EasThrottledError,
 } from './errors.js';
 export { type AgentFetch, agentFetch } from './loadgen/agent-fetch.js';
-export {
-  expandUserPattern,
-  type LoadgenIo,
-  parseDuration,
-  runLoadgenCommandLine,
-  writeReport,
-} from './loadgen/command-line.js';
 export type { LatencySummary, SecondSample } from './loadgen/recorder.js';
-export { latencyChartSvg, summaryText } from './loadgen/report.js';
+export { latencyChartSvg, summaryText, writeReport } from './loadgen/report.js';
 export {
   type LoadOptions,
   type LoadProgress,

@@ -1,11 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parseProfileMix } from '../profiles.js';
 import { CLIENT_VERSIONS, type EasVersion } from '../protocol.js';
 import type { FetchFunction } from '../transport.js';
-import { latencyChartSvg, summaryText } from './report.js';
-import { type LoadOptions, type LoadProgress, type LoadReport, type LoadUser, runLoad } from './run.js';
+import { summaryText, writeReport } from './report.js';
+import { type LoadOptions, type LoadProgress, type LoadUser, runLoad } from './run.js';
 
 export interface LoadgenIo {
   stdout(text: string): void;
@@ -209,12 +208,4 @@ export function progressLine(progress: LoadProgress): string {
     parts.push(`server RSS ${(progress.rssBytes / 1024 / 1024).toFixed(0)} MB`);
   if (progress.cpu !== undefined) parts.push(`CPU ${Math.round(progress.cpu * 100)} %`);
   return `${parts.join('  ')}\n`;
-}
-
-/** Writes `report.json`, `summary.txt` and `latency.svg` into `directory` (created when missing). */
-export async function writeReport(directory: string, report: LoadReport): Promise<void> {
-  await mkdir(directory, { recursive: true });
-  await writeFile(join(directory, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(join(directory, 'summary.txt'), summaryText(report));
-  await writeFile(join(directory, 'latency.svg'), latencyChartSvg(report));
 }

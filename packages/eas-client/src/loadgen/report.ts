@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LoadReport } from './run.js';
 
 const mb = (bytes: number | undefined) =>
@@ -198,4 +200,12 @@ function niceCeiling(value: number): number {
 
 function formatNumber(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
+
+/** Writes `report.json`, `summary.txt` and `latency.svg` into `directory` (created when missing). */
+export async function writeReport(directory: string, report: LoadReport): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(directory, 'summary.txt'), summaryText(report));
+  await writeFile(join(directory, 'latency.svg'), latencyChartSvg(report));
 }
