@@ -559,7 +559,20 @@ program
     }
   });
 
-program.parseAsync().catch((error: unknown) => {
-  process.stderr.write(`easkit: ${error instanceof CliError ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+// `easkit loadgen ...` is the load generator of @easkit/eas-client (which cannot be a dependency of this package:
+// it tests against this server). It has its own options, so it takes over before commander parses anything.
+if (process.argv[2] === 'loadgen') {
+  process.argv.splice(2, 1);
+  const loadgen = new URL('../../../packages/eas-client/dist/loadgen/cli.js', import.meta.url);
+  await import(loadgen.href).catch((error: unknown) => {
+    process.stderr.write(
+      `easkit: the load generator is part of @easkit/eas-client in this repository; build it first ` +
+        `(npx --yes pnpm@10.34.9 build). ${String(error)}\n`,
+    );
+    process.exit(1);
+  });
+} else
+  program.parseAsync().catch((error: unknown) => {
+    process.stderr.write(`easkit: ${error instanceof CliError ? error.message : String(error)}\n`);
+    process.exit(1);
+  });

@@ -53,3 +53,34 @@ describe.runIf(await postgresAvailable())('passwords on PostgreSQL', () => {
     return { store: new SqlCredentialStore(database), close: () => pool.end() };
   });
 });
+
+describe('remembered verifications', () => {
+  it('skips scrypt for a recently verified pair, never for a wrong password, and forgets on change or expiry', async () => {
+    let now = 0;
+    let reads = 0;
+    const memory = new MemoryCredentialStore();
+    const counting: CredentialStore = {
+      get: (userId) => {
+        reads++;
+        return memory.get(userId);
+      },
+      put: (userId, hash) => memory.put(userId, hash),
+      delete: (userId) => memory.delete(userId),
+    };
+    const passwords = new PasswordDirectory(counting, { verifiedTtlMs: 1000, now: () => now });
+    await passwords.setPassword('ada', 'right');
+    expect(await passwords.verify('ada', 'right')).toBe(true);
+    expect(reads).toBe(1);
+    expect(await passwords.verify('ada', 'right')).toBe(true);
+    expect(reads).toBe(1);
+    expect(await passwords.verify('ada', 'wrong')).toBe(false);
+    expect(await passwords.verify('ada', 'wrong')).toBe(false);
+    expect(reads).toBe(3);
+    now += 1001;
+    expect(await passwords.verify('ada', 'right')).toBe(true);
+    expect(reads).toBe(4);
+    await passwords.setPassword('ada', 'new');
+    expect(await passwords.verify('ada', 'right')).toBe(false);
+    expect(await passwords.verify('ada', 'new')).toBe(true);
+  });
+});

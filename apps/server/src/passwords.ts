@@ -1,4 +1,4 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Database } from '@easkit/storage-pg';
 
@@ -78,17 +78,52 @@ export class SqlCredentialStore implements CredentialStore {
  * Password checking with scrypt (node:crypto), over a {@link CredentialStore}. Checking an unknown account costs
  * the same as checking a wrong password, so response times tell nobody which accounts exist.
  */
+export interface PasswordDirectoryOptions {
+  /**
+   * How long a verified (account, password) pair is accepted again without scrypt. Devices authenticate every
+   * request, and scrypt costs tens of milliseconds of CPU by design, so without this the password check is
+   * most of a server's work. Only correct passwords are remembered (keyed by an HMAC under a per-process random
+   * key, never the password); a password change on this instance forgets the account at once, on other
+   * instances within this time. Default 60 s; 0 turns it off.
+   */
+  verifiedTtlMs?: number;
+  /** At most this many pairs are remembered (oldest forgotten first). Default 100,000. */
+  maxVerified?: number;
+  now?: () => number;
+}
+
 export class PasswordDirectory {
   readonly #store: CredentialStore;
   readonly #decoy = { salt: randomBytes(16), hash: randomBytes(KEY_LENGTH) };
+  readonly #cacheKey = randomBytes(32);
+  readonly #verified = new Map<string, { userId: string; until: number }>();
+  readonly #ttlMs: number;
+  readonly #maxVerified: number;
+  readonly #now: () => number;
 
-  constructor(store: CredentialStore = new MemoryCredentialStore()) {
+  constructor(store: CredentialStore = new MemoryCredentialStore(), options: PasswordDirectoryOptions = {}) {
     this.#store = store;
+    this.#ttlMs = options.verifiedTtlMs ?? 60_000;
+    this.#maxVerified = options.maxVerified ?? 100_000;
+    this.#now = options.now ?? Date.now;
   }
 
   async setPassword(userId: string, password: string): Promise<void> {
     const salt = randomBytes(16);
     await this.#store.put(userId, { salt, hash: await scrypt(password, salt, KEY_LENGTH) });
+    this.#forget(userId);
+  }
+
+  #pairKey(userId: string, password: string): string {
+    return createHmac('sha256', this.#cacheKey)
+      .update(userId)
+      .update('\u0000')
+      .update(password)
+      .digest('base64');
+  }
+
+  #forget(userId: string): void {
+    for (const [key, entry] of this.#verified) if (entry.userId === userId) this.#verified.delete(key);
   }
 
   async hasPassword(userId: string): Promise<boolean> {
@@ -97,13 +132,28 @@ export class PasswordDirectory {
 
   async removePassword(userId: string): Promise<void> {
     await this.#store.delete(userId);
+    this.#forget(userId);
   }
 
   async verify(userId: string | undefined, password: string): Promise<boolean> {
+    const pairKey = userId !== undefined && this.#ttlMs > 0 ? this.#pairKey(userId, password) : undefined;
+    if (pairKey !== undefined) {
+      const remembered = this.#verified.get(pairKey);
+      if (remembered && remembered.until > this.#now()) return true;
+      if (remembered) this.#verified.delete(pairKey);
+    }
     const stored = userId === undefined ? undefined : await this.#store.get(userId);
     const entry = stored ?? this.#decoy;
     const hash = await scrypt(password, entry.salt, KEY_LENGTH);
-    return timingSafeEqual(hash, entry.hash) && entry !== this.#decoy;
+    const valid = timingSafeEqual(hash, entry.hash) && entry !== this.#decoy;
+    if (valid && pairKey !== undefined && userId !== undefined) {
+      this.#verified.set(pairKey, { userId, until: this.#now() + this.#ttlMs });
+      if (this.#verified.size > this.#maxVerified) {
+        const oldest = this.#verified.keys().next().value;
+        if (oldest !== undefined) this.#verified.delete(oldest);
+      }
+    }
+    return valid;
   }
 }
 
