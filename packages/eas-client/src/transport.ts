@@ -8,6 +8,7 @@ import {
   EasRedirectError,
   EasThrottledError,
 } from './errors.js';
+import { agentFetch } from './loadgen/agent-fetch.js';
 import type { EasCommand } from './protocol.js';
 import { base64Query, plainQuery, type QueryParameters } from './query.js';
 
@@ -37,7 +38,10 @@ export interface TransportOptions {
   /** The EAS endpoint, e.g. `https://mail.example.com/Microsoft-Server-ActiveSync`. */
   url: string;
   credentials: EasCredentials;
-  /** Default: the global `fetch`. */
+  /**
+   * Default: a `node:http` keep-alive fetch shared by the clients of this process (no 300 s header limit), or
+   * the global `fetch` when a `dispatcher` is given.
+   */
   fetch?: FetchFunction;
   /**
    * Passed as `dispatcher` to every fetch: an undici `Agent` with its own keep-alive pool, so many clients can
@@ -98,7 +102,11 @@ export class EasTransport {
   constructor(options: TransportOptions) {
     this.#options = options;
     this.url = options.url.replace(/\/+$/, '');
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    // The global fetch (undici) gives up when response headers take over 300 s, which a Ping with a longer
+    // heartbeat does by design; node:http has no such limit. A caller's own fetch or dispatcher is used as given.
+    this.#fetch =
+      options.fetch ??
+      (options.dispatcher === undefined ? defaultFetch() : (input, init) => fetch(input, init));
   }
 
   /** The login name written in the query's User parameter. */
@@ -321,4 +329,10 @@ function describe(error: unknown): string {
     return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
   }
   return String(error);
+}
+
+let sharedFetch: FetchFunction | undefined;
+function defaultFetch(): FetchFunction {
+  sharedFetch ??= agentFetch().fetch;
+  return sharedFetch;
 }
