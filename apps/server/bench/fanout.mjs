@@ -19,7 +19,7 @@
 //
 // The configuration sets `policy.withoutPolicy: skip` (devices sync without Provision) and accepts OAuth2
 // bearer tokens (Ed25519 JWTs checked against a JWKS file the bench writes): Basic authentication costs one
-// scrypt per request (about 90 ms of CPU here), which would measure scrypt, not push.
+// scrypt per request (about 40 ms of CPU here), which would measure scrypt, not push.
 //
 //   --devices=N[,N...]     devices per run, one fresh setup per value (default 10000)
 //   --rate=N[,N...]        messages a second (default 100); several values run one write phase each on the
@@ -107,13 +107,21 @@ function cpuOf(pid) {
   }
 }
 
-/** CPU seconds of every process with this command name (PostgreSQL backends, redis-server), by pid. */
-function cpuOfCommand(name) {
+/**
+ * CPU seconds by pid of the processes with this command name whose command line holds `marker` (PostgreSQL
+ * backends name their database there, so other users of the shared server are left out; redis-server is
+ * shared and counted whole).
+ */
+function cpuOfCommand(name, marker = '') {
   const byPid = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) byPid.set(entry, cpuOf(entry));
+      if (
+        readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name &&
+        readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)
+      )
+        byPid.set(entry, cpuOf(entry));
     } catch {
       // gone meanwhile
     }
@@ -479,7 +487,7 @@ async function run(devices) {
       const settledSeconds = (performance.now() - settleStarted) / 1000;
       const rssBefore = servers.map((s) => rssOf(s.pid));
       const cpuBefore = [...servers, ...clients].map((p) => cpuOf(p.pid));
-      const sharedBefore = ['postgres', 'redis-server'].map(cpuOfCommand);
+      const sharedBefore = [cpuOfCommand('postgres', ` ${DATABASE} `), cpuOfCommand('redis-server')];
       const loadBefore = load();
       for (const client of clients) await client.ask({ report: true }, 'report');
       const writeStarted = performance.now();
@@ -505,7 +513,7 @@ async function run(devices) {
       }
       const wallSeconds = (performance.now() - writeStarted) / 1000;
       const cpuAfter = [...servers, ...clients].map((p) => cpuOf(p.pid));
-      const sharedAfter = ['postgres', 'redis-server'].map(cpuOfCommand);
+      const sharedAfter = [cpuOfCommand('postgres', ` ${DATABASE} `), cpuOfCommand('redis-server')];
       const rssAfter = servers.map((s) => rssOf(s.pid));
       const reports = await Promise.all(clients.map((client) => client.ask({ report: true }, 'report')));
       wakes.push(...reports.flatMap((report) => report.wakes));
@@ -540,7 +548,7 @@ async function run(devices) {
       ];
       console.log(
         `CPU seconds used during the ${fmt(wallSeconds)} s write phase and drain: ${names.map((name, i) => `${name} ${fmt(cpuAfter[i] - cpuBefore[i], 2)}`).join(', ')}, ` +
-          `all postgres processes ${fmt(cpuBetween(sharedBefore[0], sharedAfter[0]), 2)}, redis-server ${fmt(cpuBetween(sharedBefore[1], sharedAfter[1]), 2)} (of ${fmt(wallSeconds * os.cpus().length)} on ${os.cpus().length} cores shared with other work)`,
+          `PostgreSQL backends of the bench database ${fmt(cpuBetween(sharedBefore[0], sharedAfter[0]), 2)}, the shared redis-server ${fmt(cpuBetween(sharedBefore[1], sharedAfter[1]), 2)} (of ${fmt(wallSeconds * os.cpus().length)} on ${os.cpus().length} cores shared with other work)`,
       );
       console.log(
         `server RSS before -> after the writes (MB): ${servers.map((s, i) => `${s.number}: ${fmt(rssBefore[i] / MB)} -> ${fmt(rssAfter[i] / MB)}`).join(', ')}`,
