@@ -18,8 +18,9 @@
 //      process.hrtime.bigint() (CLOCK_MONOTONIC, one clock for every process on the machine).
 //
 // The configuration sets `policy.withoutPolicy: skip` (devices sync without Provision) and accepts OAuth2
-// bearer tokens (Ed25519 JWTs checked against a JWKS file the bench writes): Basic authentication costs one
-// scrypt per request (about 40 ms of CPU here), which would measure scrypt, not push.
+// bearer tokens (Ed25519 JWTs checked against a JWKS file the bench writes): Basic authentication costs a
+// scrypt (about 40 ms of CPU here) per account and instance at the first request and again 60 s later, which
+// would measure scrypt, not push.
 //
 //   --devices=N[,N...]     devices per run, one fresh setup per value (default 10000)
 //   --rate=N[,N...]        messages a second (default 100); several values run one write phase each on the
