@@ -13,7 +13,7 @@ export function easkitVitestConfig(overrides: { testTimeout?: number } = {}) {
       environment: 'node',
       passWithNoTests: true,
       testTimeout: overrides.testTimeout ?? 20_000,
-      hookTimeout: 30_000,
+      hookTimeout: 120_000,
       reporters: process.env.CI ? ['default'] : ['default'],
     },
   });
