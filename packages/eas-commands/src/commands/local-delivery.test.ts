@@ -425,7 +425,9 @@ Subject: Lunch`);
     const raw = Buffer.from(forwarded.data.mime);
     const at = raw.indexOf(Buffer.from(ORIGINAL));
     expect(at).toBeGreaterThan(0);
-    expect(raw.subarray(0, at).toString('latin1')).toMatch(/Content-Type: message\/rfc822\r\n[\s\S]*\r\n\r\n$/);
+    expect(raw.subarray(0, at).toString('latin1')).toMatch(
+      /Content-Type: message\/rfc822\r\n[\s\S]*\r\n\r\n$/,
+    );
     expect(raw.subarray(at + ORIGINAL.byteLength).toString('latin1')).toMatch(/^\r\n--/);
     const embedded = forwarded.data.attachments!.find((attachment) => attachment.method === 5)!;
     const eml = await server.mailbox.readAttachment(BOB, embedded.fileReference);
