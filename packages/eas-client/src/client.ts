@@ -17,6 +17,21 @@ import {
   readFolderSync,
 } from './commands/folder-sync.js';
 import {
+  type FindRequest,
+  type FindResult,
+  type FolderChangeResult,
+  findRequest,
+  folderCreateRequest,
+  folderDeleteRequest,
+  folderUpdateRequest,
+  readFind,
+  readFolderChange,
+  readValidateCert,
+  type ValidateCertRequest,
+  type ValidateCertResult,
+  validateCertRequest,
+} from './commands/folders.js';
+import {
   type FetchOptions,
   type FetchTarget,
   fetchRequest,
@@ -734,6 +749,74 @@ export class EasClient {
     return readMeetingResponse(
       (await this.command('MeetingResponse', { body: meetingResponseRequest(version, requests) })).body,
     );
+  }
+
+  /** FolderCreate (MS-ASCMD 2.2.1.3) under `parentId` (`'0'` for the top); keeps the new hierarchy key and folder. */
+  async folderCreate(parentId: string, displayName: string, type: number): Promise<FolderChangeResult> {
+    const result = await this.#folderChange(
+      'FolderCreate',
+      folderCreateRequest(await this.#hierarchyKey(), parentId, displayName, type),
+    );
+    if (result.status === 1 && result.serverId !== undefined) {
+      this.#snapshot.folders = [
+        ...this.#snapshot.folders,
+        { serverId: result.serverId, parentId, displayName, type },
+      ];
+      await this.#save();
+    }
+    return result;
+  }
+
+  /** FolderUpdate (MS-ASCMD 2.2.1.5): renames and/or moves a folder. */
+  async folderUpdate(serverId: string, parentId: string, displayName: string): Promise<FolderChangeResult> {
+    const result = await this.#folderChange(
+      'FolderUpdate',
+      folderUpdateRequest(await this.#hierarchyKey(), serverId, parentId, displayName),
+    );
+    if (result.status === 1) {
+      this.#snapshot.folders = this.#snapshot.folders.map((folder) =>
+        folder.serverId === serverId ? { ...folder, parentId, displayName } : folder,
+      );
+      await this.#save();
+    }
+    return result;
+  }
+
+  /** FolderDelete (MS-ASCMD 2.2.1.4): the folder and what it holds. */
+  async folderDelete(serverId: string): Promise<FolderChangeResult> {
+    const result = await this.#folderChange(
+      'FolderDelete',
+      folderDeleteRequest(await this.#hierarchyKey(), serverId),
+    );
+    if (result.status === 1) {
+      this.#snapshot.folders = this.#snapshot.folders.filter((folder) => folder.serverId !== serverId);
+      delete this.#snapshot.collections[serverId];
+      await this.#save();
+    }
+    return result;
+  }
+
+  async #hierarchyKey(): Promise<string> {
+    if (this.#snapshot.folderSyncKey === '0') await this.folderSync();
+    return this.#snapshot.folderSyncKey;
+  }
+
+  async #folderChange(command: 'FolderCreate' | 'FolderUpdate' | 'FolderDelete', body: WbxmlElement) {
+    const result = readFolderChange((await this.command(command, { body })).body);
+    if (result.status === 1 && result.syncKey !== undefined) this.#snapshot.folderSyncKey = result.syncKey;
+    return result;
+  }
+
+  /** ValidateCert (MS-ASCMD 2.2.1.22): the server's opinion of certificates (DER), e.g. a recipient's. */
+  async validateCert(request: ValidateCertRequest): Promise<ValidateCertResult> {
+    return readValidateCert(
+      (await this.command('ValidateCert', { body: validateCertRequest(request) })).body,
+    );
+  }
+
+  /** Find (16.1, MS-ASCMD 2.2.1.6): a mail or GAL search. */
+  async find(request: FindRequest): Promise<FindResult> {
+    return readFind((await this.command('Find', { body: findRequest(request) })).body);
   }
 
   /** Forgets the sync state of every collection and the hierarchy (keeps identity, version and policy key). */

@@ -20,6 +20,13 @@ export {
 export type { EstimateRequest, EstimateResult, MoveRequest, MoveResult } from './commands/estimate-move.js';
 export type { FolderSyncResult } from './commands/folder-sync.js';
 export type {
+  FindRequest,
+  FindResult,
+  FolderChangeResult,
+  ValidateCertRequest,
+  ValidateCertResult,
+} from './commands/folders.js';
+export type {
   FetchOptions,
   FetchResult,
   FetchTarget,
