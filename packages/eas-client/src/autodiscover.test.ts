@@ -83,6 +83,34 @@ describe('Autodiscover order, redirects and failures', () => {
     expect(found.attempts.map((attempt) => attempt.outcome)).toEqual(['error', 'redirect', 'found']);
   });
 
+  it('falls back to the hosts of the _autodiscover._tcp SRV records, best first', async () => {
+    const asked: string[] = [];
+    const port = new URL(app.running.url).port;
+    const fetcher: FetchFunction = async (input, init) => {
+      asked.push(input);
+      if (input.startsWith(`http://127.0.0.1:${port}/`)) return fetch(input, init);
+      throw new TypeError('getaddrinfo ENOTFOUND');
+    };
+    const lookups: string[] = [];
+    const found = await autodiscover('demo@easkit.test', {
+      password: 'pw',
+      fetch: fetcher,
+      allowHttp: true,
+      json: false,
+      resolveSrv: async (name) => {
+        lookups.push(name);
+        return [
+          { name: 'backup.invalid.', port: 443, priority: 20, weight: 0 },
+          { name: '127.0.0.1', port: Number(port), priority: 10, weight: 5 },
+        ];
+      },
+    });
+    expect(lookups).toEqual(['_autodiscover._tcp.easkit.test']);
+    expect(found.url).toBe(`${app.running.url}/Microsoft-Server-ActiveSync`);
+    expect(asked.filter((url) => url.includes('127.0.0.1')).length).toBeGreaterThan(0);
+    expect(asked.some((url) => url.includes('backup.invalid'))).toBe(false);
+  });
+
   it('never sends credentials on to a plain-HTTP redirect', async () => {
     const asked: string[] = [];
     const fetcher: FetchFunction = async (input) => {

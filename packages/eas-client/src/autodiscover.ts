@@ -22,6 +22,19 @@ export interface AutodiscoverOptions {
   dispatcher?: unknown;
   /** Per attempt; default 15 s. */
   timeoutMs?: number;
+  /**
+   * Looks up `_autodiscover._tcp.<domain>` SRV records, tried after the usual hosts (MS-OXDSCLI 3.1.5.2).
+   * Default: `node:dns`; `false` skips the lookup.
+   */
+  resolveSrv?: ((name: string) => Promise<SrvRecord[]>) | false;
+}
+
+/** One SRV record, as `node:dns` gives it. */
+export interface SrvRecord {
+  name: string;
+  port: number;
+  priority: number;
+  weight: number;
 }
 
 /** One URL that was tried and what came of it, for reports. */
@@ -76,7 +89,7 @@ export async function autodiscover(
   for (let redirects = 0; redirects <= MAX_REDIRECTS; redirects++) {
     const credentials = options.credentials ?? { username: address, password: options.password ?? '' };
     let redirected = false;
-    for (const candidate of candidates(address, options)) {
+    for await (const candidate of allCandidates(address, options)) {
       const started = performance.now();
       const attempt = (outcome: AutodiscoverAttempt['outcome'], detail?: string) => {
         attempts.push({
@@ -147,6 +160,47 @@ function candidates(address: string, options: AutodiscoverOptions): { url: strin
     if (json) for (const base of bases) list.push({ url: jsonUrl(base), form: 'json' });
   }
   return list;
+}
+
+/** The usual candidates, then (looked up only if those are used up) the SRV hosts. */
+async function* allCandidates(
+  address: string,
+  options: AutodiscoverOptions,
+): AsyncGenerator<{ url: string; form: 'pox' | 'json' }> {
+  yield* candidates(address, options);
+  yield* await srvCandidates(address, options);
+}
+
+/** The hosts an `_autodiscover._tcp` SRV lookup names, best first (lowest priority, then highest weight). */
+async function srvCandidates(
+  address: string,
+  options: AutodiscoverOptions,
+): Promise<{ url: string; form: 'pox' }[]> {
+  const domain = address.slice(address.lastIndexOf('@') + 1);
+  if (options.resolveSrv === false || !domain || domain === address) return [];
+  const resolve =
+    options.resolveSrv ?? (async (name: string) => (await import('node:dns/promises')).resolveSrv(name));
+  let records: SrvRecord[];
+  try {
+    records = await resolve(`_autodiscover._tcp.${domain}`);
+  } catch {
+    return [];
+  }
+  const schemes = options.allowHttp ? ['https', 'http'] : ['https'];
+  return [...records]
+    .sort((a, b) => a.priority - b.priority || b.weight - a.weight)
+    .flatMap((record) =>
+      schemes.map((scheme) => {
+        const port =
+          (scheme === 'https' && record.port === 443) || (scheme === 'http' && record.port === 80)
+            ? ''
+            : `:${record.port}`;
+        return {
+          url: `${scheme}://${record.name.replace(/\.$/, '')}${port}/autodiscover/autodiscover.xml`,
+          form: 'pox' as const,
+        };
+      }),
+    );
 }
 
 async function poxRequest(
