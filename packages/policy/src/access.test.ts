@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'vitest';
-import { type AccessRule, evaluateAccess, globMatches, ruleMatches } from './access.js';
+import { type AccessRule, evaluateAccess, globMatches, ruleMatches, ruleProblems } from './access.js';
 import type { DeviceAccess } from './device.js';
 
 const byDefault: DeviceAccess = { state: 'allowed', reason: 'global-default' };
@@ -115,5 +115,18 @@ describe('evaluateAccess', () => {
         ruleId: 'y-block',
       });
     }
+  });
+});
+
+describe('rules on the OS the device reports', () => {
+  it('match the reported OS and never a device that reports none', () => {
+    const rule = { id: 'old-ios', match: { os: 'iOS 15*' }, action: 'block' as const, priority: 1 };
+    assert.deepEqual(ruleProblems(rule), []);
+    assert.equal(ruleMatches(rule, { user: 'u', deviceType: 'iPhone', os: 'iOS 15.7' }), true);
+    assert.equal(ruleMatches(rule, { user: 'u', deviceType: 'iPhone', os: 'iOS 17.4' }), false);
+    assert.equal(ruleMatches(rule, { user: 'u', deviceType: 'iPhone' }), false);
+    assert.deepEqual(ruleProblems({ ...rule, match: { platform: 'x' } as never }), [
+      'match.platform is not a field',
+    ]);
   });
 });

@@ -13,6 +13,8 @@ export interface AccessRuleMatch {
   deviceType?: string;
   model?: string;
   userAgent?: string;
+  /** The OS the device reports (Settings DeviceInformation, e.g. `iOS 17.4`). */
+  os?: string;
   user?: string;
 }
 
@@ -39,7 +41,7 @@ const STRICTNESS: Record<AccessAction, number> = { block: 2, quarantine: 1, allo
  * caller stores the result.
  */
 export function evaluateAccess(
-  device: Pick<Device, 'user' | 'deviceType' | 'model' | 'userAgent' | 'access'>,
+  device: Pick<Device, 'user' | 'deviceType' | 'model' | 'userAgent' | 'os' | 'access'>,
   rules: readonly AccessRule[],
   defaultAccess: AccessState,
 ): DeviceAccess {
@@ -56,13 +58,14 @@ export function evaluateAccess(
 /** True when every field of the rule's match matches the device. */
 export function ruleMatches(
   rule: Pick<AccessRule, 'match'>,
-  device: { user: UserId; deviceType: string; model?: string; userAgent?: string },
+  device: { user: UserId; deviceType: string; model?: string; userAgent?: string; os?: string },
 ): boolean {
   const { match } = rule;
   return (
     fieldMatches(match.deviceType, device.deviceType) &&
     fieldMatches(match.model, device.model) &&
     fieldMatches(match.userAgent, device.userAgent) &&
+    fieldMatches(match.os, device.os) &&
     fieldMatches(match.user, device.user)
   );
 }
@@ -108,7 +111,10 @@ function outranks(rule: AccessRule, current: AccessRule): boolean {
   return rule.id < current.id;
 }
 
-/** Problems with a rule, as messages; empty when it is valid. Used by stores before saving. */
+/**
+ * Problems with a rule, as messages; empty when it is valid. Every `DeviceStore` checks rules with it before
+ * saving (adapters add what their backend cannot hold, such as NUL in PostgreSQL text).
+ */
 export function ruleProblems(rule: AccessRule): string[] {
   const problems: string[] = [];
   if (typeof rule.id !== 'string' || rule.id === '') problems.push('id must be a non-empty string');
@@ -118,7 +124,7 @@ export function ruleProblems(rule: AccessRule): string[] {
     problems.push('match must be an object');
   } else {
     for (const [key, value] of Object.entries(rule.match)) {
-      if (!['deviceType', 'model', 'userAgent', 'user'].includes(key))
+      if (!['deviceType', 'model', 'userAgent', 'os', 'user'].includes(key))
         problems.push(`match.${key} is not a field`);
       else if (value !== undefined && (typeof value !== 'string' || value === '')) {
         problems.push(`match.${key} must be a non-empty pattern`);

@@ -5,6 +5,7 @@ export {
   evaluateAccess,
   globMatches,
   ruleMatches,
+  ruleProblems,
 } from './access.js';
 export {
   type AdministeredDevice,

@@ -34,6 +34,7 @@ import {
   type PolicySettings,
   type PolicyState,
   type PolicyVersion,
+  ruleProblems,
   validatePolicy,
 } from '@easkit/policy';
 import type { SqlExecutor } from './database.js';
@@ -527,7 +528,7 @@ export class PgDeviceStore implements DeviceStore {
   // --- access rules ------------------------------------------------------------------------------------------
 
   async putRule(rule: AccessRule): Promise<AccessRule> {
-    const problems = ruleProblems(rule);
+    const problems = pgRuleProblems(rule);
     if (problems.length > 0) throw new InvalidRuleError(problems.join('; '));
     const result = await this.#db.query<RuleRow>(
       `INSERT INTO easkit_access_rules (id, priority, action, match, description)
@@ -853,25 +854,9 @@ function requireWipe(wipe: DeviceWipe): void {
   }
 }
 
-/** The rule checks of `MemoryDeviceStore` (an `AccessRule` the evaluator can use), plus no NUL in text. */
-function ruleProblems(rule: AccessRule): string[] {
-  const problems: string[] = [];
-  if (typeof rule.id !== 'string' || rule.id === '') problems.push('id must be a non-empty string');
-  if (!['allow', 'block', 'quarantine'].includes(rule.action)) {
-    problems.push('action must be allow, block or quarantine');
-  }
-  if (!Number.isInteger(rule.priority)) problems.push('priority must be an integer');
-  if (typeof rule.match !== 'object' || rule.match === null) {
-    problems.push('match must be an object');
-  } else {
-    for (const [key, value] of Object.entries(rule.match)) {
-      if (!['deviceType', 'model', 'userAgent', 'user'].includes(key))
-        problems.push(`match.${key} is not a field`);
-      else if (value !== undefined && (typeof value !== 'string' || value === '')) {
-        problems.push(`match.${key} must be a non-empty pattern`);
-      }
-    }
-  }
+/** The rule checks every DeviceStore makes (`ruleProblems` of @easkit/policy), plus what PostgreSQL text cannot hold. */
+function pgRuleProblems(rule: AccessRule): string[] {
+  const problems = ruleProblems(rule);
   if (rule.description !== undefined && typeof rule.description !== 'string') {
     problems.push('description must be a string');
   }

@@ -30,6 +30,7 @@ import {
   type PolicyIssue,
   PolicyNotFoundError,
   type PolicyVersion,
+  ruleProblems,
   validatePolicy,
 } from '@easkit/policy';
 import type { RedisClient } from './client.js';
@@ -637,30 +638,6 @@ function checkExpectation(device: Device, expected: DeviceExpectation): void {
   if (expected.policyState !== undefined && expected.policyState !== device.policyState) {
     throw fail(`policy state is ${device.policyState}`);
   }
-}
-
-/**
- * The checks `putRule` makes. `@easkit/policy` has the same list (`ruleProblems`) but does not export it yet;
- * use it from there once it does.
- */
-function ruleProblems(rule: AccessRule): string[] {
-  const problems: string[] = [];
-  if (typeof rule.id !== 'string' || rule.id === '') problems.push('id must be a non-empty string');
-  if (!['allow', 'block', 'quarantine'].includes(rule.action))
-    problems.push('action must be allow, block or quarantine');
-  if (!Number.isInteger(rule.priority)) problems.push('priority must be an integer');
-  if (typeof rule.match !== 'object' || rule.match === null) {
-    problems.push('match must be an object');
-  } else {
-    for (const [key, value] of Object.entries(rule.match)) {
-      if (!['deviceType', 'model', 'userAgent', 'user'].includes(key))
-        problems.push(`match.${key} is not a field`);
-      else if (value !== undefined && (typeof value !== 'string' || value === '')) {
-        problems.push(`match.${key} must be a non-empty pattern`);
-      }
-    }
-  }
-  return problems;
 }
 
 function compare(a: string, b: string): number {
