@@ -5,11 +5,12 @@ import { createTransport } from 'nodemailer';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDevice } from '../test/device.js';
+import { inboxDevice, pingInbox, untilWaiting } from '../test/inbox-device.js';
 import { freshDatabaseUrl, postgresAvailable, redisAvailable, redisUrl } from '../test/postgres.js';
 import { type EasApp, startApp } from './app.js';
 import { configFromEnv } from './config.js';
 
-const { AirSync: AS, FolderHierarchy: FH, Ping: P } = eas;
+const { AirSync: AS } = eas;
 const TOKEN = 'multi-instance-token-0123456789';
 
 /** Three instances on one PostgreSQL database and one Redis (its own key prefix), as behind a load balancer. */
@@ -51,43 +52,10 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))(
       cleaner.disconnect();
     });
 
-    async function readyDevice(app: EasApp, login: string, password: string, deviceId: string) {
-      const device = new TestDevice(app.running.url, login, password, deviceId);
-      await device.provision();
-      const hierarchy = await device.send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
-      const inbox = hierarchy
-        .body!.require('Changes')
-        .all('Add')
-        .find((folder) => folder.intOf('Type') === 2)!
-        .textOf('ServerId')!;
-      let key = '0';
-      for (let round = 0; round < 3; round++) {
-        const reply = await device.send(
-          'Sync',
-          AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(key), AS.CollectionId(inbox), AS.WindowSize(100)))),
-        );
-        // An empty answer (14.1) means nothing more to send: the key stays.
-        if (!reply.body) break;
-        key = reply.body.require('Collections').require('Collection').textOf('SyncKey')!;
-      }
-      return { device, inbox, key };
-    }
-
-    const ping = (device: TestDevice, inbox: string) =>
-      device.send(
-        'Ping',
-        P.Ping(P.HeartbeatInterval(120), P.Folders(P.Folder(P.Id(inbox), P.Class('Email')))),
-      );
-
-    async function waitingOn(app: EasApp, count: number) {
-      for (let attempt = 0; attempt < 500; attempt++) {
-        const text = await (await fetch(`${app.running.url}/metrics`)).text();
-        const match = /easkit_waiting_requests (\d+)/.exec(text);
-        if (Number(match?.[1]) >= count) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      throw new Error(`not ${count} waiting`);
-    }
+    const readyDevice = (app: EasApp, login: string, password: string, deviceId: string) =>
+      inboxDevice(app.running.url, login, password, deviceId);
+    const ping = pingInbox;
+    const waitingOn = (app: EasApp, count: number) => untilWaiting(app.running.url, count);
 
     it('mail delivered through instance 1 wakes Pings waiting on instances 2 and 3 for that user only', async () => {
       const [one, two, three] = apps as [EasApp, EasApp, EasApp];

@@ -1,15 +1,12 @@
-import { eas } from '@easkit/wbxml';
 import { Redis } from 'ioredis';
 import { createTransport } from 'nodemailer';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestDevice } from '../test/device.js';
+import { inboxDevice, pingInbox, untilWaiting } from '../test/inbox-device.js';
 import { freshDatabaseUrl, postgresAvailable, redisAvailable } from '../test/postgres.js';
 import { PrivateRedis } from '../test/private-redis.js';
 import { type EasApp, startApp } from './app.js';
 import { configFromEnv } from './config.js';
-
-const { AirSync: AS, FolderHierarchy: FH, Ping: P } = eas;
 
 /** Two instances on PostgreSQL and a private Redis that goes away and comes back while Pings wait. */
 describe.runIf((await postgresAvailable()) && (await redisAvailable()))(
@@ -42,41 +39,10 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))(
       await redis.stop();
     });
 
-    async function waitingDevice(app: EasApp, deviceId: string) {
-      const device = new TestDevice(app.running.url, 'demo', 'pw', deviceId);
-      await device.provision();
-      const hierarchy = await device.send('FolderSync', FH.FolderSync(FH.SyncKey('0')));
-      const inbox = hierarchy
-        .body!.require('Changes')
-        .all('Add')
-        .find((folder) => folder.intOf('Type') === 2)!
-        .textOf('ServerId')!;
-      let key = '0';
-      for (let round = 0; round < 3; round++) {
-        const reply = await device.send(
-          'Sync',
-          AS.Sync(AS.Collections(AS.Collection(AS.SyncKey(key), AS.CollectionId(inbox), AS.WindowSize(100)))),
-        );
-        if (!reply.body) break;
-        key = reply.body.require('Collections').require('Collection').textOf('SyncKey')!;
-      }
-      return { device, inbox, key };
-    }
-
-    const ping = (device: TestDevice, inbox: string) =>
-      device.send(
-        'Ping',
-        P.Ping(P.HeartbeatInterval(120), P.Folders(P.Folder(P.Id(inbox), P.Class('Email')))),
-      );
-
-    async function waiting(app: EasApp, count: number) {
-      for (let attempt = 0; attempt < 500; attempt++) {
-        const text = await (await fetch(`${app.running.url}/metrics`)).text();
-        if (Number(/easkit_waiting_requests (\d+)/.exec(text)?.[1]) >= count) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      throw new Error(`not ${count} waiting`);
-    }
+    const waitingDevice = (app: EasApp, deviceId: string) =>
+      inboxDevice(app.running.url, 'demo', 'pw', deviceId);
+    const ping = pingInbox;
+    const waiting = (app: EasApp, count: number) => untilWaiting(app.running.url, count);
 
     const deliver = (subject: string) =>
       createTransport({ host: '127.0.0.1', port: apps[0]!.mailIn!.port, ignoreTLS: true }).sendMail({
