@@ -45,3 +45,4 @@ export {
   searchWords,
 } from './search.js';
 export type * from './store.js';
+export { validateItem } from './validate-item.js';

@@ -21,7 +21,7 @@ import {
   isSpecialFolderType,
   ROOT_FOLDER_ID,
 } from './models/folder.js';
-import { ITEM_CLASSES, type ItemData, type ItemPatch, type StoredItem } from './models/item.js';
+import type { ItemData, ItemPatch, StoredItem } from './models/item.js';
 import type {
   AttachmentContent,
   BodyContent,
@@ -38,6 +38,7 @@ import type {
   User,
   UserUpdate,
 } from './store.js';
+import { validateItem } from './validate-item.js';
 
 interface UserState {
   user: User;
@@ -592,38 +593,6 @@ async function deriveAttachments(itemId: ItemId, data: EmailData): Promise<Parse
   const parsed = await parseMime(data.mime);
   data.attachments = attachmentInfos(parsed, (i) => fileReference(itemId, i));
   return parsed;
-}
-
-function isDate(value: unknown): value is Date {
-  return value instanceof Date && !Number.isNaN(value.getTime());
-}
-
-/** The few fields every item of a class must have, checked so that nothing malformed gets stored. */
-function validateItem(item: ItemData): void {
-  if (!item || !ITEM_CLASSES.includes(item.class) || typeof item.data !== 'object' || item.data === null) {
-    throw malformed('an item needs a known class and a data object');
-  }
-  const d = item.data;
-  switch (item.class) {
-    case 'Email': {
-      const e = d as EmailData;
-      if (!(e.mime instanceof Uint8Array)) throw malformed('Email.mime must be a Uint8Array');
-      if (!isDate(e.dateReceived)) throw malformed('Email.dateReceived must be a valid Date');
-      if (typeof e.read !== 'boolean') throw malformed('Email.read must be a boolean');
-      if (typeof e.messageClass !== 'string') throw malformed('Email.messageClass must be a string');
-      break;
-    }
-    case 'Calendar':
-      if (!isDate(item.data.startTime) || !isDate(item.data.endTime)) {
-        throw malformed('Calendar.startTime and endTime must be valid Dates');
-      }
-      break;
-    case 'Tasks':
-      if (typeof item.data.complete !== 'boolean') throw malformed('Tasks.complete must be a boolean');
-      break;
-    default:
-      break;
-  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

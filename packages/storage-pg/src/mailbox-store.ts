@@ -35,6 +35,7 @@ import {
   type User,
   type UserId,
   type UserUpdate,
+  validateItem,
 } from '@easkit/mailbox';
 import type { Database, SqlExecutor } from './database.js';
 import { deriveEmailContent, readAttachmentPart } from './email-content.js';
@@ -1033,37 +1034,6 @@ function deepMerge(target: Record<string, unknown>, patch: Record<string, unknow
     else target[key] = value;
   }
   return target;
-}
-
-function isDate(value: unknown): value is Date {
-  return value instanceof Date && !Number.isNaN(value.getTime());
-}
-
-/** The fields every item of a class must have (the rules of the in-memory store). */
-function validateItem(item: ItemData): void {
-  if (!item || !ITEM_CLASSES.includes(item.class) || typeof item.data !== 'object' || item.data === null) {
-    throw malformed('an item needs a known class and a data object');
-  }
-  switch (item.class) {
-    case 'Email': {
-      const e = item.data;
-      if (!(e.mime instanceof Uint8Array)) throw malformed('Email.mime must be a Uint8Array');
-      if (!isDate(e.dateReceived)) throw malformed('Email.dateReceived must be a valid Date');
-      if (typeof e.read !== 'boolean') throw malformed('Email.read must be a boolean');
-      if (typeof e.messageClass !== 'string') throw malformed('Email.messageClass must be a string');
-      break;
-    }
-    case 'Calendar':
-      if (!isDate(item.data.startTime) || !isDate(item.data.endTime)) {
-        throw malformed('Calendar.startTime and endTime must be valid Dates');
-      }
-      break;
-    case 'Tasks':
-      if (typeof item.data.complete !== 'boolean') throw malformed('Tasks.complete must be a boolean');
-      break;
-    default:
-      break;
-  }
 }
 
 /** Database errors that are the caller's fault become the contract's errors; the rest pass through. */
