@@ -21,7 +21,17 @@ export {
 } from './errors.js';
 export type { FolderId, ItemId, Modseq, UserId } from './ids.js';
 export { MemoryMailboxStore } from './memory.js';
-export { htmlToText, textToHtml, truncateUtf8 } from './mime.js';
+export {
+  attachmentBytes,
+  attachmentInfos,
+  htmlBody,
+  htmlToText,
+  type ParsedMime,
+  parseMime,
+  plainBody,
+  textToHtml,
+  truncateUtf8,
+} from './mime.js';
 export * from './models/calendar.js';
 export * from './models/common.js';
 export type * from './models/contact.js';
