@@ -32,6 +32,9 @@
 //   --database=postgres://...   server to create the database on (default postgres://postgres@127.0.0.1:5432/postgres)
 //   --redis=redis://...         (default $REDIS_URL or redis://127.0.0.1:6379)
 //   --sync-state=database|redis  EASKIT_SYNC_STATE of the servers (default database)
+//   --pg-statements        statements per message during the write phase, from pg_stat_statements (the
+//                          PostgreSQL server must preload it and have the extension in the --database
+//                          database; it is reset before each write phase)
 //   --server-prof          V8 CPU profiles of the three servers (written when they stop) into a directory
 //                          the bench prints; open them in Chrome DevTools
 import { execFileSync, spawn } from 'node:child_process';
@@ -70,6 +73,7 @@ const smtpPool = Number(option('smtp-pool', '8'));
 const adminUrl = option('database', 'postgres://postgres@127.0.0.1:5432/postgres');
 const redisUrl = option('redis', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const syncState = option('sync-state', 'database');
+const pgStatements = process.argv.includes('--pg-statements');
 const profileDir = process.argv.includes('--server-prof')
   ? mkdtempSync(path.join(os.tmpdir(), 'easkit-fanout-prof-'))
   : undefined;
@@ -261,6 +265,45 @@ async function createDatabase() {
   const url = new URL(adminUrl);
   url.pathname = `/${DATABASE}`;
   return url.toString();
+}
+
+/** Clears pg_stat_statements (--pg-statements) so that the next report covers one write phase only. */
+async function resetStatements() {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_stat_statements_reset()');
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The bench database's statements since the last reset, most executed first, per message written. */
+async function reportStatements(messages) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query(
+      `SELECT s.calls, s.total_exec_time, s.rows, regexp_replace(s.query, '\\s+', ' ', 'g') AS query
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = $1 ORDER BY s.calls DESC`,
+      [DATABASE],
+    );
+    const calls = rows.reduce((sum, row) => sum + Number(row.calls), 0);
+    const time = rows.reduce((sum, row) => sum + row.total_exec_time, 0);
+    console.log(
+      `PostgreSQL statements during the write phase: ${calls} (${fmt(calls / messages)} per message), ${fmt(time / messages, 2)} ms of execution per message`,
+    );
+    console.log('| per message | mean (ms) | rows per call | statement |');
+    console.log('|---:|---:|---:|---|');
+    for (const row of rows.slice(0, 20)) {
+      console.log(
+        `| ${fmt(Number(row.calls) / messages, 2)} | ${fmt(row.total_exec_time / Number(row.calls), 3)} | ${fmt(Number(row.rows) / Number(row.calls), 1)} | ${row.query.slice(0, 110).replaceAll('|', '\\|')} |`,
+      );
+    }
+  } finally {
+    await admin.end();
+  }
 }
 
 async function dropDatabase() {
@@ -491,6 +534,7 @@ async function run(devices) {
       const sharedBefore = [cpuOfCommand('postgres', ` ${DATABASE} `), cpuOfCommand('redis-server')];
       const loadBefore = load();
       for (const client of clients) await client.ask({ report: true }, 'report');
+      if (pgStatements) await resetStatements();
       const writeStarted = performance.now();
       const written = await writeMail(
         transport,
@@ -516,6 +560,7 @@ async function run(devices) {
       const cpuAfter = [...servers, ...clients].map((p) => cpuOf(p.pid));
       const sharedAfter = [cpuOfCommand('postgres', ` ${DATABASE} `), cpuOfCommand('redis-server')];
       const rssAfter = servers.map((s) => rssOf(s.pid));
+      if (pgStatements) await reportStatements(total);
       const reports = await Promise.all(clients.map((client) => client.ask({ report: true }, 'report')));
       wakes.push(...reports.flatMap((report) => report.wakes));
       const { values, unmatched, repeated } = latencies(written.writes, wakes);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 
@@ -53,16 +54,48 @@ export interface PostgresDatabaseOptions {
   pool: Pool;
   /** Delay before re-opening a lost LISTEN connection; doubles up to 30 s. Default 250 ms. */
   listenRetryMs?: number;
+  /**
+   * Run parameterized statements as named prepared statements, so that each pooled connection parses and plans
+   * a statement once rather than on every call (most statements of a Sync or Ping are small lookups whose
+   * parse and plan cost more than their execution). Default true. Turn it off behind a pooler that hands a
+   * session's statements to other server connections (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`).
+   */
+  preparedStatements?: boolean;
+}
+
+/** Statement texts given a name; past this many, further texts run unnamed (bounds per-connection memory). */
+const MAX_NAMED_STATEMENTS = 1000;
+
+/** Names of prepared statements, derived from their text so that every pooled connection agrees on them. */
+function statementNamer(
+  enabled: boolean,
+): (text: string, params: readonly unknown[] | undefined) => string | undefined {
+  const names = new Map<string, string>();
+  return (text, params) => {
+    if (!enabled || params === undefined) return undefined;
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+      name = `easkit_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+      names.set(text, name);
+    }
+    return name;
+  };
 }
 
 /** A Database on a `pg.Pool` the application made (and closes). */
 export function postgresDatabase(options: PostgresDatabaseOptions): Database {
   const { pool } = options;
   const retryBase = options.listenRetryMs ?? 250;
+  const nameOf = statementNamer(options.preparedStatements ?? true);
   return {
     dialect: 'postgres',
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await pool.query(text, params as unknown[] | undefined);
+      const result = await pool.query({
+        text,
+        values: params as unknown[] | undefined,
+        name: nameOf(text, params),
+      });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
@@ -73,7 +106,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
       let broken: unknown;
       try {
         await client.query('BEGIN');
-        const result = await work(clientExecutor(client));
+        const result = await work(clientExecutor(client, nameOf));
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -169,10 +202,17 @@ export function postgresDatabase(options: PostgresDatabaseOptions): Database {
   };
 }
 
-function clientExecutor(client: PoolClient): SqlExecutor {
+function clientExecutor(
+  client: PoolClient,
+  nameOf: (text: string, params: readonly unknown[] | undefined) => string | undefined,
+): SqlExecutor {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const result = await client.query({
+        text,
+        values: params as unknown[] | undefined,
+        name: nameOf(text, params),
+      });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string) {
