@@ -41,6 +41,12 @@ class MapStore implements SyncStateStore {
     const entry = this.entries.get(this.id(key));
     return entry === undefined ? null : this.decode(entry.stored);
   }
+  async getMany(keys: readonly CollectionKey[]): Promise<(CollectionState | null)[]> {
+    return keys.map((key) => {
+      const entry = this.entries.get(this.id(key));
+      return entry === undefined ? null : this.decode(entry.stored);
+    });
+  }
   async compareAndSet(key: CollectionKey, expected: string | null, next: CollectionState): Promise<boolean> {
     const id = this.id(key);
     const entry = this.lookup(id);
@@ -361,6 +367,135 @@ const broken: Record<string, { create: () => SyncStateStore; catchers: string[] 
   },
 };
 
+/** Answers `getMany` from decoded states it keeps until the next write (a read-through cache). */
+class CachingStore extends MapStore {
+  readonly #decoded = new Map<string, CollectionState>();
+  override async compareAndSet(key: CollectionKey, expected: string | null, next: CollectionState) {
+    this.#decoded.clear();
+    return super.compareAndSet(key, expected, next);
+  }
+  override async delete(key: CollectionKey) {
+    this.#decoded.clear();
+    return super.delete(key);
+  }
+  override async getMany(keys: readonly CollectionKey[]) {
+    return keys.map((key) => {
+      const id = this.id(key);
+      const entry = this.entries.get(id);
+      if (entry === undefined) return null;
+      let state = this.#decoded.get(id);
+      if (state === undefined) {
+        state = this.decode(entry.stored);
+        this.#decoded.set(id, state);
+      }
+      return state;
+    });
+  }
+}
+
+/** `getMany` bugs: each store answers `get` correctly and `getMany` with one realistic mistake. */
+const brokenGetMany: Record<string, { create: () => SyncStateStore; catchers: string[] }> = {
+  'answers getMany in the order the states were written': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const wanted = new Set(keys.map((key) => this.id(key)));
+          const found = [...this.entries]
+            .filter(([id]) => wanted.has(id))
+            .map(([, e]) => this.decode(e.stored));
+          return keys.map((_, index) => found[index] ?? null);
+        }
+      })(),
+    catchers: ['getMany answers in the order of the keys'],
+  },
+  'answers a key named twice in getMany only once': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const unique = [...new Map(keys.map((key) => [this.id(key), key])).values()];
+          const states = await super.getMany(unique);
+          return keys.map((_, index) => states[index] ?? null);
+        }
+      })(),
+    catchers: ['getMany answers a key named more than once at every position'],
+  },
+  'leaves keys without a state out of getMany': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const found = (await super.getMany(keys)).filter((state) => state !== null);
+          return keys.map((_, index) => found[index] ?? null);
+        }
+      })(),
+    catchers: ['getMany answers null for keys without a state, a deleted one included'],
+  },
+  'matches getMany keys on their parts joined with a separator': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const joined = (key: CollectionKey) => [key.user, key.deviceId, key.collectionId].join(':');
+          const byJoined = new Map<string, Entry>();
+          for (const entry of this.entries.values()) byJoined.set(joined(entry.key), entry);
+          return keys.map((key) => {
+            const entry = byJoined.get(joined(key));
+            return entry === undefined ? null : this.decode(entry.stored);
+          });
+        }
+      })(),
+    catchers: ['getMany keeps users, devices and collections apart, whatever characters the keys contain'],
+  },
+  'decodes a key named twice in getMany once and shares the object': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const decoded = new Map<string, CollectionState | null>();
+          return keys.map((key) => {
+            const id = this.id(key);
+            if (!decoded.has(id)) {
+              const entry = this.entries.get(id);
+              decoded.set(id, entry === undefined ? null : this.decode(entry.stored));
+            }
+            return decoded.get(id)!;
+          });
+        }
+      })(),
+    catchers: ['getMany hands out copies: changing them changes neither the store nor each other'],
+  },
+  'hands out the states its getMany cache keeps': {
+    create: () => new CachingStore(),
+    catchers: ['getMany hands out copies: changing them changes neither the store nor each other'],
+  },
+  'fails getMany for no keys': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          if (keys.length === 0) throw new Error('syntax error at or near ")"');
+          return super.getMany(keys);
+        }
+      })(),
+    catchers: ['getMany with no keys answers an empty list'],
+  },
+  'decodes getMany states property by property': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          return (await super.getMany(keys)).map((state) => naiveCopy(state) as CollectionState | null);
+        }
+      })(),
+    catchers: ['getMany agrees with get, every part of a state included'],
+  },
+  'answers at most 256 keys in getMany': {
+    create: () =>
+      new (class extends MapStore {
+        override async getMany(keys: readonly CollectionKey[]) {
+          const states = await super.getMany(keys.slice(0, 256));
+          return keys.map((_, index) => states[index] ?? null);
+        }
+      })(),
+    catchers: ['getMany reads 300 keys of several devices at once'],
+  },
+};
+
 async function failingChecks(create: () => SyncStateStore): Promise<string[]> {
   const failed: string[] = [];
   for (const check of syncStateChecks) {
@@ -373,11 +508,14 @@ async function failingChecks(create: () => SyncStateStore): Promise<string[]> {
   return failed;
 }
 
+const allBroken = { ...broken, ...brokenGetMany };
+
 describe('the conformance suite', () => {
   const failures = new Map<string, string[]>();
 
   beforeAll(async () => {
-    for (const [name, { create }] of Object.entries(broken)) failures.set(name, await failingChecks(create));
+    for (const [name, { create }] of Object.entries(allBroken))
+      failures.set(name, await failingChecks(create));
   });
 
   it('has unique check names', () => {
@@ -389,7 +527,7 @@ describe('the conformance suite', () => {
     expect(await failingChecks(() => new MapStore())).toEqual([]);
   });
 
-  it.each(Object.entries(broken))('catches a store that %s', (name, { catchers }) => {
+  it.each(Object.entries(allBroken))('catches a store that %s', (name, { catchers }) => {
     expect(failures.get(name)).toEqual(expect.arrayContaining(catchers));
   });
 
@@ -400,7 +538,7 @@ describe('the conformance suite', () => {
 
   it('names only checks that exist', () => {
     const names = new Set(syncStateChecks.map((check) => check.name));
-    for (const { catchers } of Object.values(broken))
+    for (const { catchers } of Object.values(allBroken))
       for (const name of catchers) expect(names).toContain(name);
   });
 });

@@ -6,7 +6,8 @@ import type { SyncStateStore } from './store.js';
 
 /**
  * What a backend may not support. A check that needs a capability the backend lacks is registered as
- * skipped, with the capability in its title.
+ * skipped, with the capability in its title. (Checks of an optional method, such as `getMany`, need no
+ * capability: they are skipped when they find the store without the method.)
  *
  * - `'largeState'`: states of about 1 MB (10,000 known ids, 10,000 sent changes, a 256 KiB response
  *   snapshot) round-trip. Backends with a small value limit switch it off.
@@ -18,10 +19,15 @@ export interface SyncStateCheckContext {
   store: SyncStateStore;
 }
 
+/** The optional methods of `SyncStateStore`; checks of one run only against stores that have it. */
+export type SyncStateOptionalMethod = 'getMany';
+
 /** One behavioural check of the contract. `run` rejects (an `AssertionError`) when the store is wrong. */
 export interface ConformanceCheck {
   name: string;
   capability?: SyncStateCapability;
+  /** The optional method the check is about; `run` expects the store to have it. */
+  method?: SyncStateOptionalMethod;
   run(ctx: SyncStateCheckContext): Promise<void>;
 }
 
@@ -139,6 +145,21 @@ async function expectLoses(
     before,
     `a lost compareAndSet (expecting ${expected}) changed state`,
   );
+}
+
+/** The store's `getMany`; an `AssertionError` when it has none (the runner does not run such checks then). */
+function getManyOf(store: SyncStateStore): NonNullable<SyncStateStore['getMany']> {
+  const { getMany } = store;
+  assert.equal(typeof getMany, 'function', 'the store has no getMany');
+  return (keys) => getMany!.call(store, keys);
+}
+
+/** `getMany(keys)`, checked to answer an array with one entry per key. */
+async function readMany(store: SyncStateStore, keys: readonly CollectionKey[]) {
+  const states = await getManyOf(store)(keys);
+  assert.ok(Array.isArray(states), 'getMany must resolve to an array');
+  assert.equal(states.length, keys.length, 'getMany must answer one entry per key');
+  return states;
 }
 
 /** Every check of the `SyncStateStore` contract. */
@@ -472,6 +493,213 @@ export const syncStateChecks: ConformanceCheck[] = [
       assert.deepStrictEqual(await store.get(alice), structuredClone(large));
     },
   },
+  {
+    name: 'getMany answers in the order of the keys',
+    method: 'getMany',
+    async run({ store }) {
+      const ids = ['1', '2', '3', '4', HIERARCHY];
+      for (const collectionId of ids) {
+        await expectWins(
+          store,
+          keyOf({ collectionId }),
+          null,
+          stateOf(`${collectionId}-1`, null, collectionId),
+        );
+      }
+      for (const order of [[4, 0, 3, 1, 2], [2, 4, 1, 0, 3], [0, 1, 2, 3, 4].reverse()]) {
+        const keys = order.map((index) => keyOf({ collectionId: ids[index]! }));
+        assert.deepStrictEqual(
+          await readMany(store, keys),
+          order.map((index) => stateOf(`${ids[index]}-1`, null, ids[index])),
+          `getMany of collections ${order.map((index) => ids[index]).join(', ')}`,
+        );
+      }
+    },
+  },
+  {
+    name: 'getMany answers a key named more than once at every position',
+    method: 'getMany',
+    async run({ store }) {
+      const calendar = keyOf({ collectionId: '6' });
+      await expectWins(store, alice, null, stateOf('m-1', 'm-2', 'mail'));
+      await expectWins(store, calendar, null, stateOf('c-1', null, 'calendar'));
+      const missing = keyOf({ collectionId: '7' });
+      const keys = [alice, calendar, alice, missing, alice, missing, calendar];
+      const expected = keys.map((key) =>
+        key === alice
+          ? stateOf('m-1', 'm-2', 'mail')
+          : key === calendar
+            ? stateOf('c-1', null, 'calendar')
+            : null,
+      );
+      assert.deepStrictEqual(await readMany(store, keys), expected);
+    },
+  },
+  {
+    name: 'getMany answers null for keys without a state, a deleted one included',
+    method: 'getMany',
+    async run({ store }) {
+      const deleted = keyOf({ collectionId: '8' });
+      await expectWins(store, alice, null, stateOf('e-1', null, 'kept'));
+      await expectWins(store, deleted, null, stateOf('d-1', null, 'deleted'));
+      assert.equal(await store.delete(deleted), true);
+      const keys = [
+        keyOf({ collectionId: 'never' }),
+        deleted,
+        alice,
+        keyOf({ user: 'nobody' }),
+        keyOf({ deviceId: 'unknown' }),
+      ];
+      assert.deepStrictEqual(await readMany(store, keys), [
+        null,
+        null,
+        stateOf('e-1', null, 'kept'),
+        null,
+        null,
+      ]);
+      assert.deepStrictEqual(await readMany(store, [keyOf({ collectionId: 'never' })]), [null]);
+    },
+  },
+  {
+    name: 'getMany keeps users, devices and collections apart, whatever characters the keys contain',
+    method: 'getMany',
+    async run({ store }) {
+      const keys: CollectionKey[] = [
+        alice,
+        keyOf({ user: 'bob@example.com' }),
+        keyOf({ deviceId: 'SEC0TABLET' }),
+        keyOf({ collectionId: HIERARCHY }),
+        { user: 'a:b', deviceId: 'c', collectionId: 'd' },
+        { user: 'a', deviceId: 'b:c', collectionId: 'd' },
+        { user: 'a', deviceId: 'b', collectionId: 'c:d' },
+        { user: 'a,b', deviceId: 'c', collectionId: 'd' },
+        { user: 'a', deviceId: 'b,c', collectionId: 'd' },
+        { user: 'a"', deviceId: '",', collectionId: 'd' },
+        { user: 'a', deviceId: '","', collectionId: 'd' },
+        { user: '{a}', deviceId: '{b}', collectionId: '{c}' },
+        { user: 'a\\', deviceId: 'b', collectionId: 'd' },
+        { user: 'A:B', deviceId: 'c', collectionId: 'd' },
+        { user: 'ä😀', deviceId: '\t', collectionId: ' ' },
+      ];
+      // Every other key gets a state, so a store that confuses two keys answers a wrong state or a wrong null.
+      const written = keys.map((_, index) =>
+        index % 2 === 0 ? stateOf(`k${index}-1`, null, `key${index}`) : null,
+      );
+      for (const [index, key] of keys.entries()) {
+        const state = written[index];
+        if (state) await expectWins(store, key, null, state);
+      }
+      assert.deepStrictEqual(await readMany(store, keys), written, 'all keys at once');
+      const mixed = [...keys].reverse();
+      assert.deepStrictEqual(await readMany(store, mixed), [...written].reverse(), 'all keys, reversed');
+      for (const [index, key] of keys.entries()) {
+        assert.deepStrictEqual(
+          await readMany(store, [key]),
+          [written[index]],
+          `alone: ${JSON.stringify(key)}`,
+        );
+      }
+    },
+  },
+  {
+    name: 'getMany hands out copies: changing them changes neither the store nor each other',
+    method: 'getMany',
+    async run({ store }) {
+      await expectWins(store, alice, null, stateOf('e-1', 'e-2', 'a'));
+      const first = await readMany(store, [alice, alice]);
+      assert.ok(first[0] && first[1], 'both entries hold the state');
+      assert.notStrictEqual(first[0], first[1], 'a key named twice must give two copies');
+      first[0].confirmed.cursor = 999;
+      first[0].pending!.sent.push({ id: 'extra', kind: 'add' });
+      first[0].pending!.clientAdds.injected = 'x';
+      first[0].options = { changed: true };
+      assert.deepStrictEqual(first[1], stateOf('e-1', 'e-2', 'a'), 'the other copy changed');
+      assert.deepStrictEqual(
+        await readMany(store, [alice]),
+        [stateOf('e-1', 'e-2', 'a')],
+        'getMany after mutating',
+      );
+      await expectState(store, alice, stateOf('e-1', 'e-2', 'a'), 'get after mutating what getMany returned');
+      const read = await store.get(alice);
+      read!.confirmed.syncKey = 'mutated-1';
+      assert.deepStrictEqual(
+        await readMany(store, [alice]),
+        [stateOf('e-1', 'e-2', 'a')],
+        'after mutating get',
+      );
+    },
+  },
+  {
+    name: 'getMany with no keys answers an empty list',
+    method: 'getMany',
+    async run({ store }) {
+      assert.deepStrictEqual(await getManyOf(store)([]), [], 'on an empty store');
+      await expectWins(store, alice, null, stateOf('e-1', null));
+      assert.deepStrictEqual(await getManyOf(store)([]), [], 'on a store with a state');
+    },
+  },
+  {
+    name: 'getMany agrees with get, every part of a state included',
+    method: 'getMany',
+    async run({ store }) {
+      const hierarchy = keyOf({ collectionId: HIERARCHY });
+      const bare: CollectionState = { confirmed: { syncKey: '0', cursor: 0 }, pending: null, options: null };
+      await expectWins(store, alice, null, richState());
+      await expectWins(store, hierarchy, null, bare);
+      await expectWins(store, keyOf({ collectionId: '6' }), null, stateOf('c-1', 'c-2', 'calendar'));
+      await expectWins(store, keyOf({ collectionId: '6' }), 'c-2', stateOf('c-2', null, 'calendar2'));
+      const keys = [alice, hierarchy, keyOf({ collectionId: '6' }), keyOf({ collectionId: '7' })];
+      const many = await readMany(store, keys);
+      assert.deepStrictEqual(many, [
+        richState(),
+        structuredClone(bare),
+        stateOf('c-2', null, 'calendar2'),
+        null,
+      ]);
+      for (const [index, key] of keys.entries()) {
+        assert.deepStrictEqual(many[index], await store.get(key), `getMany and get of ${key.collectionId}`);
+      }
+    },
+  },
+  {
+    name: 'getMany reads 300 keys of several devices at once',
+    method: 'getMany',
+    async run({ store }) {
+      const devices = ['phone', 'tablet', 'watch'];
+      const keys = Array.from({ length: 300 }, (_, index) =>
+        keyOf({ deviceId: devices[index % devices.length]!, collectionId: `f${index}` }),
+      );
+      // Two keys in three have a state, written a few at a time.
+      const expected = keys.map((_, index) =>
+        index % 3 === 2 ? null : stateOf(`b${index}-1`, null, `n${index}`),
+      );
+      for (let start = 0; start < keys.length; start += PARALLEL) {
+        await Promise.all(
+          keys.slice(start, start + PARALLEL).map(async (key, offset) => {
+            const state = expected[start + offset];
+            if (state) await expectWins(store, key, null, state);
+          }),
+        );
+      }
+      const states = await readMany(store, keys);
+      for (const [index, key] of keys.entries()) {
+        assert.deepStrictEqual(
+          states[index],
+          expected[index],
+          `entry ${index} (${key.deviceId}/${key.collectionId})`,
+        );
+      }
+      const shuffled = keys.map((_, index) => (index * 7) % keys.length);
+      assert.deepStrictEqual(
+        await readMany(
+          store,
+          shuffled.map((index) => keys[index]!),
+        ),
+        shuffled.map((index) => expected[index]),
+        'the same keys in another order',
+      );
+    },
+  },
 ];
 
 /**
@@ -491,9 +719,13 @@ export function runSyncStateConformance(options: SyncStateConformanceOptions): v
         it.skip(`${check.name} (needs capability '${check.capability}')`, () => {});
         continue;
       }
-      it(check.name, async () => {
+      it(check.name, async (context) => {
         const store = await options.create();
         try {
+          // A check of an optional method the store does not have does not apply to it.
+          if (check.method !== undefined && typeof store[check.method] !== 'function') {
+            context.skip(`the store has no ${check.method}`);
+          }
           await check.run({ store });
         } finally {
           await options.cleanup?.(store);

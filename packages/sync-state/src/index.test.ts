@@ -24,6 +24,7 @@ describe('the public door', () => {
       'confirmPending',
       'firstSyncKey',
       'formatSyncKey',
+      'getStates',
       'hierarchyKey',
       'invalidSyncKeyStatus',
       'isSyncStateError',

@@ -30,7 +30,7 @@ export {
   type SentChangeKind,
 } from './state.js';
 export { INVALID_SYNC_KEY_STATUS, invalidSyncKeyStatus, type SyncKeyCommand } from './statuses.js';
-export { compareAndSetOrThrow, type SyncStateStore } from './store.js';
+export { compareAndSetOrThrow, getStates, type SyncStateStore } from './store.js';
 export {
   firstSyncKey,
   formatSyncKey,

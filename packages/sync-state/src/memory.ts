@@ -21,6 +21,14 @@ export class MemorySyncStateStore implements SyncStateStore {
     return state === undefined ? null : jsonCopy(state);
   }
 
+  /**
+   * Every entry through `get`: each read finishes without awaiting, so the batch is one snapshot, and a test
+   * that replaces `get` to make the store fail sees these reads fail too.
+   */
+  async getMany(keys: readonly CollectionKey[]): Promise<(CollectionState | null)[]> {
+    return Promise.all(keys.map((key) => this.get(key)));
+  }
+
   async compareAndSet(
     key: CollectionKey,
     expectedSyncKey: string | null,

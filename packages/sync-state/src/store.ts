@@ -28,6 +28,14 @@ export interface SyncStateStore {
   get(key: CollectionKey): Promise<CollectionState | null>;
 
   /**
+   * Optional: the stored states of several collections in one round trip to the backend, in the order of
+   * `keys` (a key may appear more than once; each position gets its own copy), `null` where there is none.
+   * The same guarantees as `get` hold for every entry. Keys may name different users and devices. Callers
+   * that do not care whether a store has it use {@link getStates}.
+   */
+  getMany?(keys: readonly CollectionKey[]): Promise<(CollectionState | null)[]>;
+
+  /**
    * Writes `next` if the stored state's newest key (`latestSyncKey`: the pending key if there is a pending
    * part, otherwise the confirmed key) equals `expectedSyncKey`, or if nothing is stored and
    * `expectedSyncKey` is `null`. Returns whether it wrote. A `false` leaves the stored state unchanged.
@@ -49,6 +57,19 @@ export interface SyncStateStore {
 
   /** The collection ids that have a state for a device, `HIERARCHY` included, in no particular order. */
   listCollections(user: UserId, deviceId: string): Promise<CollectionId[]>;
+}
+
+/**
+ * The stored states of `keys`, in their order (`null` where there is none): one `store.getMany` call when the
+ * store has it, otherwise one `get` per key, all at once.
+ */
+export async function getStates(
+  store: SyncStateStore,
+  keys: readonly CollectionKey[],
+): Promise<(CollectionState | null)[]> {
+  if (keys.length === 0) return [];
+  if (store.getMany !== undefined) return store.getMany(keys);
+  return Promise.all(keys.map((key) => store.get(key)));
 }
 
 /**
