@@ -3,6 +3,7 @@ import { runSyncStateConformance } from '@easkit/sync-state/conformance';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPGlite, freshPostgres, postgresAvailable, type TestDatabase } from '../test/databases.js';
+import type { SqlExecutor } from './database.js';
 import { PgSyncStateStore } from './sync-state-store.js';
 
 /** Every check starts from an empty table: the checks of one suite run one after the other on one database. */
@@ -58,6 +59,11 @@ function suite(name: string, open: () => Promise<TestDatabase>) {
           }));
           for (const { key, state } of written)
             expect(await store.compareAndSet(key, null, state)).toBe(true);
+          const missing = { user: 'missing', deviceId: 'missing', collectionId: 'missing' };
+          const many = await store.getMany([missing, ...written.map(({ key }) => key).reverse(), missing]);
+          expect(JSON.stringify(many)).toBe(
+            JSON.stringify([null, ...written.map(({ state }) => jsonCopy(state)).reverse(), null]),
+          );
           for (const { key, state } of written) {
             // Compared as JSON text: key order and every string kept, -0 written as JSON writes it.
             expect(JSON.stringify(await store.get(key))).toBe(JSON.stringify(jsonCopy(state)));
@@ -71,6 +77,36 @@ function suite(name: string, open: () => Promise<TestDatabase>) {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('getMany reads any number of keys with one statement', async () => {
+    const statements: string[] = [];
+    const counting: SqlExecutor = {
+      query: (text, params) => {
+        statements.push(text);
+        return target.database.query(text, params);
+      },
+      exec: (script) => target.database.exec(script),
+    };
+    const store = new PgSyncStateStore({ database: counting });
+    const keys = Array.from({ length: 500 }, (_, index) => ({
+      user: `u${index % 3}`,
+      deviceId: 'D',
+      collectionId: `${index % 250}`,
+    }));
+    const state = (index: number): CollectionState => ({
+      confirmed: { syncKey: `e${index}-1`, cursor: index },
+      pending: null,
+      options: null,
+    });
+    for (let index = 0; index < 250; index += 2) await store.compareAndSet(keys[index]!, null, state(index));
+    statements.length = 0;
+    const states = await store.getMany(keys);
+    expect(statements).toHaveLength(1);
+    expect(states).toEqual(keys.map((_, index) => (index < 250 && index % 2 === 0 ? state(index) : null)));
+    statements.length = 0;
+    expect(await store.getMany([])).toEqual([]);
+    expect(statements).toHaveLength(0);
   });
 
   it('refuses a state that is not JSON-able with a TypeError and writes nothing', async () => {

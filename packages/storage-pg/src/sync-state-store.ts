@@ -18,7 +18,7 @@ export interface PgSyncStateStoreOptions {
  * A `SyncStateStore` on PostgreSQL or PGlite, one row per collection in `easkit_sync_states` (migration
  * `0002_sync_state`).
  *
- * `compareAndSet` is a single statement: an `INSERT ... ON CONFLICT DO NOTHING` when nothing may be stored yet,
+ * `getMany` reads any number of keys with one statement. `compareAndSet` is a single statement: an `INSERT ... ON CONFLICT DO NOTHING` when nothing may be stored yet,
  * otherwise an `UPDATE ... WHERE sync_key = $expected`. PostgreSQL re-checks that condition on the newest row
  * version when concurrent updates queue behind each other's row lock, so of any number of callers that expect
  * the same key exactly one changes the row, across every process on the database, at the default isolation
@@ -39,6 +39,26 @@ export class PgSyncStateStore implements SyncStateStore {
     );
     const row = result.rows[0];
     return row === undefined ? null : (JSON.parse(row.state) as CollectionState);
+  }
+
+  /**
+   * One statement for any number of keys: the keys go in as three parallel arrays, `unnest ... WITH ORDINALITY`
+   * numbers them, and a left join on the primary key answers every position (a repeated key included) in order.
+   */
+  async getMany(keys: readonly CollectionKey[]): Promise<(CollectionState | null)[]> {
+    if (keys.length === 0) return [];
+    const result = await this.#db.query<{ state: string | null }>(
+      `SELECT s.state
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(user_id, device_id, collection_id, n)
+         LEFT JOIN easkit_sync_states s
+           ON s.user_id = k.user_id AND s.device_id = k.device_id AND s.collection_id = k.collection_id
+        ORDER BY k.n`,
+      [keys.map((key) => key.user), keys.map((key) => key.deviceId), keys.map((key) => key.collectionId)],
+    );
+    if (result.rows.length !== keys.length) {
+      throw new Error(`getMany: ${result.rows.length} rows for ${keys.length} keys`);
+    }
+    return result.rows.map((row) => (row.state === null ? null : (JSON.parse(row.state) as CollectionState)));
   }
 
   async compareAndSet(
