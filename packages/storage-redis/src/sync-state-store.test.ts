@@ -64,6 +64,48 @@ describe.skipIf(!available)('RedisSyncStateStore', () => {
     assert.ok(ttl > 0 && ttl <= 60_000, `pttl ${ttl}`);
   });
 
+  it('getMany: one HMGET for the keys of one device, one pipeline for several devices', async () => {
+    const calls: string[] = [];
+    const counting = new Proxy(client!, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const store = new RedisSyncStateStore({ client: counting, keyPrefix: `${prefix}many:` });
+    const state = (syncKey: string) => ({ confirmed: { syncKey, cursor: 1 }, pending: null, options: null });
+    const phone = (collectionId: string) => ({ user: 'alice@example.com', deviceId: 'phone', collectionId });
+    await store.compareAndSet(phone('#ping'), null, state('p-1'));
+    await store.compareAndSet(phone('5'), null, state('f-1'));
+    await store.compareAndSet(
+      { user: 'bob@example.com', deviceId: 'tab', collectionId: '5' },
+      null,
+      state('b-1'),
+    );
+
+    calls.length = 0;
+    const one = await store.getMany([phone('#ping'), phone('#hierarchy'), phone('5'), phone('#ping')]);
+    assert.deepEqual(calls, ['hmget']);
+    assert.deepEqual(one, [state('p-1'), null, state('f-1'), state('p-1')]);
+
+    calls.length = 0;
+    const several = await store.getMany([
+      phone('5'),
+      { user: 'bob@example.com', deviceId: 'tab', collectionId: '5' },
+      { user: 'alice@example.com', deviceId: 'other', collectionId: '5' },
+    ]);
+    assert.deepEqual(calls, ['pipeline']);
+    assert.deepEqual(several, [state('f-1'), state('b-1'), null]);
+
+    calls.length = 0;
+    assert.deepEqual(await store.getMany([]), []);
+    assert.deepEqual(calls, []);
+  });
+
   it('refuses a key prefix with braces', () => {
     assert.throws(() => new RedisSyncStateStore({ client: client!, keyPrefix: 'a{b}' }), TypeError);
   });

@@ -23,6 +23,13 @@ export interface RedisSyncStateStoreOptions {
   deviceTtlMs?: number;
 }
 
+/** The fields `getMany` reads from one device hash, and the positions of the answers. */
+interface DeviceRead {
+  readonly hash: string;
+  readonly fields: string[];
+  readonly positions: number[];
+}
+
 const compareAndSetScript = new LuaScript('sync-cas');
 const deleteScript = new LuaScript('sync-delete');
 const deleteDeviceScript = new LuaScript('sync-delete-device');
@@ -53,6 +60,58 @@ export class RedisSyncStateStore implements SyncStateStore {
       `s:${part(key.collectionId)}`,
     );
     return raw === null ? null : (JSON.parse(raw) as CollectionState);
+  }
+
+  /**
+   * One `HMGET` per device hash; with several devices, one pipeline of them per Redis Cluster slot group. The
+   * hashes of one user share a slot (the user's hash tag), those of different users may not, and an ioredis
+   * Cluster pipeline has to stay on one node: so on a Cluster the pipelines are per user, sent at once; on a
+   * standalone Redis everything is one pipeline. The common case, keys of one device, is a single `HMGET`.
+   */
+  async getMany(keys: readonly CollectionKey[]): Promise<(CollectionState | null)[]> {
+    const states: (CollectionState | null)[] = keys.map(() => null);
+    const devices = new Map<string, DeviceRead>();
+    const groups = new Map<string, DeviceRead[]>();
+    for (const [index, key] of keys.entries()) {
+      const hash = this.#deviceKey(key.user, key.deviceId);
+      let read = devices.get(hash);
+      if (read === undefined) {
+        read = { hash, fields: [], positions: [] };
+        devices.set(hash, read);
+        const group = this.#client.isCluster ? key.user : '';
+        const members = groups.get(group);
+        if (members === undefined) groups.set(group, [read]);
+        else members.push(read);
+      }
+      read.fields.push(`s:${part(key.collectionId)}`);
+      read.positions.push(index);
+    }
+    await Promise.all(
+      [...groups.values()].map(async (reads) => {
+        const replies = await this.#hmgetAll(reads);
+        for (const [which, read] of reads.entries()) {
+          const values = replies[which]!;
+          for (const [position, index] of read.positions.entries()) {
+            const raw = values[position];
+            states[index] = raw === null || raw === undefined ? null : (JSON.parse(raw) as CollectionState);
+          }
+        }
+      }),
+    );
+    return states;
+  }
+
+  /** `HMGET` of each read, as one command when there is one and as one pipeline otherwise. */
+  async #hmgetAll(reads: readonly DeviceRead[]): Promise<(string | null)[][]> {
+    if (reads.length === 1) return [await this.#client.hmget(reads[0]!.hash, ...reads[0]!.fields)];
+    const pipeline = this.#client.pipeline();
+    for (const read of reads) pipeline.hmget(read.hash, ...read.fields);
+    const results = (await pipeline.exec()) ?? [];
+    if (results.length !== reads.length) throw new Error('getMany: the pipeline was not executed');
+    return results.map(([error, values]) => {
+      if (error) throw error;
+      return values as (string | null)[];
+    });
   }
 
   async compareAndSet(
