@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { EasAuthenticator, MailboxIdentity } from '@easkit/eas-commands';
 import type { MailboxStore, User } from '@easkit/mailbox';
 import type { LoginThrottle } from './lockout.js';
 import type { PasswordDirectory } from './passwords.js';
+import { ExpiringMap } from './remembered.js';
 
 /** The account names devices send, as the mailbox knows them: `DOMAIN\user`, `user@domain`, aliases, `user`. */
 export async function resolveAccount(
@@ -46,6 +48,16 @@ export interface AuthenticatorOptions {
     username: string,
     scope: RequestScope | undefined,
   ) => void;
+  /**
+   * How long a successful login (account name, password and device) is accepted again without looking up the
+   * account, the lockout state or the password: a device sends its credentials with every request. A password
+   * change on this instance ends it at once (on other instances the password cache's own 60 s apply); an
+   * account renamed or an alias removed is noticed within this time. Default 60 s; 0 turns it off.
+   */
+  rememberMs?: number;
+  /** At most this many logins are remembered (oldest forgotten first). Default 100,000. */
+  maxRemembered?: number;
+  now?: () => number;
 }
 
 /**
@@ -55,18 +67,54 @@ export interface AuthenticatorOptions {
  */
 export function createAuthenticator(options: AuthenticatorOptions): EasAuthenticator {
   const { mailbox, passwords, defaultDomain, throttle } = options;
+  const now = options.now ?? Date.now;
+  const rememberMs = options.rememberMs ?? 60_000;
+  const maxRemembered = rememberMs > 0 ? (options.maxRemembered ?? 100_000) : 0;
+  const remembered = new ExpiringMap<{
+    identity: MailboxIdentity;
+    userId: string;
+    generation: number;
+    at: number;
+  }>(maxRemembered, now);
+  // When each (account, device) last failed: a failure after a remembered login ends that memory, so a device
+  // that is being locked out is checked (and refused) like any other.
+  const failedAt = new ExpiringMap<number>(maxRemembered, now);
+  // Keys are HMACs under a per-process random key: the map never holds a password.
+  const rememberKey = randomBytes(32);
   return async (credentials) => {
     if (credentials.scheme !== 'basic') return undefined;
     const scope = requestScope.getStore();
     const account = credentials.username;
     const deviceId = scope?.deviceId ?? '';
+    const loginKey = createHmac('sha256', rememberKey)
+      .update(account)
+      .update('\u0000')
+      .update(credentials.password)
+      .update('\u0000')
+      .update(deviceId)
+      .digest('base64');
+    const failureKey = `${account.toLowerCase()}\u0000${deviceId}`;
+    const known = remembered.get(loginKey);
+    const lastFailure = known ? failedAt.get(failureKey) : undefined;
+    if (
+      known &&
+      known.generation === passwords.generation(known.userId) &&
+      (lastFailure === undefined || lastFailure < known.at)
+    ) {
+      if (scope) scope.userId = known.userId;
+      options.onAttempt?.('ok', credentials.username, scope);
+      return known.identity;
+    }
     if (throttle && (await throttle.lockedFor(account, deviceId)) > 0) {
       options.onAttempt?.('locked', credentials.username, scope);
       return undefined;
     }
     const user = await resolveAccount(mailbox, credentials.username, defaultDomain);
+    // Taken before the check, so that a password changed while it runs is not remembered as the new one.
+    const generation = user ? passwords.generation(user.id) : 0;
     const valid = (await passwords.verify(user?.id, credentials.password)) && user !== undefined;
     if (!valid) {
+      if (maxRemembered > 0) failedAt.set(failureKey, now(), now() + rememberMs);
       const lock = throttle ? await throttle.failure(account, deviceId) : 0;
       options.onAttempt?.(lock > 0 ? 'locked' : 'failed', credentials.username, scope);
       return undefined;
@@ -74,6 +122,8 @@ export function createAuthenticator(options: AuthenticatorOptions): EasAuthentic
     await throttle?.success(account, deviceId);
     if (scope) scope.userId = user.id;
     options.onAttempt?.('ok', credentials.username, scope);
-    return identityOf(user);
+    const identity = identityOf(user);
+    remembered.set(loginKey, { identity, userId: user.id, generation, at: now() }, now() + rememberMs);
+    return identity;
   };
 }

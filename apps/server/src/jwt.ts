@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { EasAuthenticator } from '@easkit/eas-commands';
+import type { EasAuthenticator, MailboxIdentity } from '@easkit/eas-commands';
 import type { MailboxStore } from '@easkit/mailbox';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { resolveAccount } from './authenticator.js';
+import { ExpiringMap } from './remembered.js';
 
 export interface JwtAuthenticatorOptions {
   /** A JWKS document (`{"keys": [...]}`) with the issuer's public keys, read from a file at start. */
@@ -17,6 +19,15 @@ export interface JwtAuthenticatorOptions {
   defaultDomain?: string;
   /** Allowed clock difference; default 60 s. */
   clockToleranceSec?: number;
+  /**
+   * How long a checked token is accepted again without checking its signature or looking up its mailbox (a
+   * device sends the same token with every request); never past the token's `exp`. An account renamed or an
+   * alias removed is noticed within this time. Default 60 s; 0 turns it off.
+   */
+  rememberMs?: number;
+  /** At most this many tokens are remembered (oldest forgotten first). Default 100,000. */
+  maxRemembered?: number;
+  now?: () => number;
 }
 
 /**
@@ -28,14 +39,24 @@ export interface JwtAuthenticatorOptions {
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): EasAuthenticator {
   const jwks = createLocalJWKSet(JSON.parse(readFileSync(options.jwksFile, 'utf8')) as JSONWebKeySet);
   const claims = options.claim ? [options.claim] : ['email', 'preferred_username', 'upn'];
+  const now = options.now ?? Date.now;
+  const rememberMs = options.rememberMs ?? 60_000;
+  const remembered = new ExpiringMap<MailboxIdentity>(
+    rememberMs > 0 ? (options.maxRemembered ?? 100_000) : 0,
+    now,
+  );
   return async (credentials) => {
     if (credentials.scheme !== 'bearer') return undefined;
+    const tokenKey = createHash('sha256').update(credentials.token).digest('base64');
+    const known = remembered.get(tokenKey);
+    if (known) return known;
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(credentials.token, jwks, {
         issuer: options.issuer,
         audience: options.audience,
         clockTolerance: options.clockToleranceSec ?? 60,
+        currentDate: new Date(now()),
       }));
     } catch {
       return undefined;
@@ -45,7 +66,15 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): EasAuthentic
       .find((value): value is string => typeof value === 'string');
     if (!name) return undefined;
     const user = await resolveAccount(options.mailbox, name, options.defaultDomain);
-    return user ? { userId: user.id, addresses: [user.primarySmtpAddress, ...user.aliases] } : undefined;
+    if (!user) return undefined;
+    const identity: MailboxIdentity = {
+      userId: user.id,
+      addresses: [user.primarySmtpAddress, ...user.aliases],
+    };
+    // Not past exp: the token would be refused from then on (the clock tolerance only excuses skew).
+    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
+    remembered.set(tokenKey, identity, Math.min(now() + rememberMs, expiresAt));
+    return identity;
   };
 }
 

@@ -97,6 +97,8 @@ export class PasswordDirectory {
   readonly #decoy = { salt: randomBytes(16), hash: randomBytes(KEY_LENGTH) };
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, { userId: string; until: number }>();
+  /** How often each account's password changed on this instance (absent: never). */
+  readonly #generations = new Map<string, number>();
   readonly #ttlMs: number;
   readonly #maxVerified: number;
   readonly #now: () => number;
@@ -122,7 +124,16 @@ export class PasswordDirectory {
       .digest('base64');
   }
 
+  /**
+   * A number that changes whenever this instance changes or removes the account's password: a caller that
+   * remembers a successful login keeps the number with it and stops trusting the memory when it differs.
+   */
+  generation(userId: string): number {
+    return this.#generations.get(userId) ?? 0;
+  }
+
   #forget(userId: string): void {
+    this.#generations.set(userId, this.generation(userId) + 1);
     for (const [key, entry] of this.#verified) if (entry.userId === userId) this.#verified.delete(key);
   }
 
