@@ -526,6 +526,29 @@ const cases: Array<[check: string, bug: string, create: () => MemoryDeviceStore]
     'numbers entries by reading the log, then writing after an await',
     () => new RacyAuditStore(),
   ],
+  [
+    'checkInDevice records the sighting like upsertDevice',
+    "answers check-ins with the default policy, not the user's own",
+    () =>
+      new (class extends CheckingInStore {
+        override async policyFor(user: UserId) {
+          const { default: fallback } = await this.getPolicyAssignment(user);
+          return fallback === null ? null : this.getPolicy(fallback);
+        }
+      })(),
+  ],
+  [
+    'concurrent check-ins of a new device',
+    'reports created from a read made before the write',
+    () =>
+      new (class extends CheckingInStore {
+        override async checkIn(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date) {
+          const before = await this.getDevice(sighting.user, sighting.deviceId);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return { ...(await super.checkIn(sighting, seenAt)), created: before === null };
+        }
+      })(),
+  ],
   ['pages through 2,000 devices', 'stops a walk after 1,000 devices', () => new TruncatingListStore()],
 ];
 
@@ -544,6 +567,28 @@ describe('the DeviceStore conformance checks fail against broken stores', () => 
     );
   });
 });
+
+/** A store with its own checkIn, made of the separate calls; the broken ones change one part of it. */
+class CheckingInStore extends MemoryDeviceStore {
+  policyFor(user: UserId) {
+    return this.resolvePolicy(user);
+  }
+  async checkIn(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date) {
+    const organization = await this.getOrganizationSettings();
+    const { device, created } = await this.upsertDevice(
+      { ...sighting, initialAccess: { state: organization.defaultAccess, reason: 'global-default' } },
+      seenAt,
+    );
+    return {
+      device,
+      created,
+      organization,
+      userEasEnabled: await this.getUserEasEnabled(sighting.user),
+      rules: await this.listRules(),
+      policy: await this.policyFor(sighting.user),
+    };
+  }
+}
 
 /** Reports the latest sighting to arrive as lastSeen, even when it is older than one already seen. */
 class LatestSightingStore extends MemoryDeviceStore {

@@ -13,7 +13,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'vitest';
 import type { AccessRule } from './access.js';
 import type { Device } from './device.js';
-import type { DeviceSighting, DeviceStore } from './device-store.js';
+import { checkInDevice, type DeviceSighting, type DeviceStore } from './device-store.js';
 import type { PolicyErrorCode } from './errors.js';
 import { type PolicySettings, policySettings } from './settings.js';
 
@@ -1112,6 +1112,85 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
         20,
         'refused appends wrote nothing',
       );
+    },
+  },
+  // --- check-in (the policy gate's one call per request) -----------------------------------------------------
+  {
+    name: 'checkInDevice records the sighting like upsertDevice and returns the switches, rules and policy of that moment',
+    async run({ store }) {
+      const fresh = await checkInDevice(store, sighting(ALICE, 'D1'), at(0));
+      assert.equal(fresh.created, true);
+      assert.deepEqual(fresh.device.access, { state: 'allowed', reason: 'global-default' });
+      assert.deepEqual(fresh.organization, await store.getOrganizationSettings());
+      assert.equal(fresh.userEasEnabled, null);
+      assert.deepEqual(fresh.rules, []);
+      assert.equal(fresh.policy, null);
+      assert.deepEqual(fresh.device, await store.getDevice(ALICE, 'D1'));
+
+      await store.updateOrganizationSettings({ easEnabled: false, defaultAccess: 'quarantined' });
+      await store.setUserEasEnabled(ALICE, false);
+      await store.putRule(rule('r-low', 1));
+      await store.putRule(rule('r-high', 9, { action: 'allow', match: { model: 'Pixel*' } }));
+      await store.putPolicy({ id: 'everyone', name: 'Everyone', settings: policySettings() });
+      await store.putPolicy({
+        id: 'alice',
+        name: 'Alice',
+        settings: policySettings({ devicePasswordEnabled: true }),
+        allowNonProvisionableDevices: true,
+      });
+      await store.setDefaultPolicy('everyone');
+      await store.assignPolicy(ALICE, 'alice');
+
+      // A new device gets the organisation's default access, whatever initialAccess says.
+      const second = await checkInDevice(
+        store,
+        {
+          ...sighting(ALICE, 'D2'),
+          initialAccess: { state: 'blocked', reason: 'individual' },
+        } as DeviceSighting,
+        at(1),
+      );
+      assert.equal(second.created, true);
+      assert.deepEqual(second.device.access, { state: 'quarantined', reason: 'global-default' });
+      assert.deepEqual(second.organization, { easEnabled: false, defaultAccess: 'quarantined' });
+      assert.equal(second.userEasEnabled, false);
+      assert.deepEqual(second.rules, await store.listRules());
+      assert.deepEqual(
+        second.rules.map((each) => each.id),
+        ['r-high', 'r-low'],
+      );
+      assert.deepEqual(second.policy, await store.resolvePolicy(ALICE));
+      assert.equal(second.policy?.id, 'alice');
+      assert.equal(second.policy?.allowNonProvisionableDevices, true);
+      assert.ok(second.policy?.updatedAt instanceof Date);
+
+      // A known device: details and lastSeen move on, access and statistics stay.
+      await store.recordSync(ALICE, 'D1', { command: 'Sync', at: at(2), itemsSent: 4 });
+      const again = await checkInDevice(store, sighting(ALICE, 'D1', { model: 'Pixel 9' }), at(3));
+      assert.equal(again.created, false);
+      assert.equal(again.device.model, 'Pixel 9');
+      assert.equal(time(again.device.lastSeen), time(at(3)));
+      assert.equal(time(again.device.firstSeen), time(at(0)));
+      assert.deepEqual(again.device.access, { state: 'allowed', reason: 'global-default' });
+      assert.equal(again.device.stats.itemsSent, 4);
+      assert.deepEqual(again.device, await store.getDevice(ALICE, 'D1'));
+
+      const bob = await checkInDevice(store, sighting(BOB, 'D1'), at(4));
+      assert.equal(bob.userEasEnabled, null);
+      assert.equal(bob.policy?.id, 'everyone');
+      assert.deepEqual(bob.policy, await store.resolvePolicy(BOB));
+    },
+  },
+  {
+    name: 'concurrent check-ins of a new device create it once',
+    async run({ store }) {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, index) =>
+          checkInDevice(store, sighting(ALICE, 'NEW', { model: `m${index}` }), at(index)),
+        ),
+      );
+      assert.equal(results.filter((result) => result.created).length, 1);
+      assert.equal((await store.listDevices(ALICE)).length, 1);
     },
   },
   // --- scale -----------------------------------------------------------------------------------------------

@@ -251,6 +251,52 @@ export interface DeviceStore {
    * @throws {InvalidArgumentError} for a bad limit or a cursor this store did not make.
    */
   listAudit(query?: AuditQuery): Promise<AuditPage>;
+
+  /**
+   * Optional: everything a request's policy check reads, in one call, so that a database store answers it in
+   * one round trip. Records the sighting like `upsertDevice` (a device this call creates gets the
+   * organisation's `defaultAccess` with reason `global-default`; `initialAccess` is not taken) and returns, as
+   * of the same moment, what `getOrganizationSettings`, `getUserEasEnabled`, `listRules` and `resolvePolicy`
+   * would. Use it through {@link checkInDevice}, which falls back to those calls for a store without it.
+   */
+  checkIn?(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date): Promise<DeviceCheckIn>;
+}
+
+/** What `checkIn` returns: the device as recorded, and the settings and rules that decide its access. */
+export interface DeviceCheckIn {
+  device: Device;
+  created: boolean;
+  organization: OrganizationSettings;
+  /** The user's own EAS switch, as `getUserEasEnabled` returns it. */
+  userEasEnabled: boolean | null;
+  /** Every access rule, in `listRules` order. */
+  rules: AccessRule[];
+  /** The policy the user's devices get, as `resolvePolicy` returns it. */
+  policy: PolicyDocument | null;
+}
+
+/**
+ * `store.checkIn` when the store has it; otherwise the same answer from the separate calls (the organisation's
+ * settings first, for the access of a device the call creates).
+ */
+export async function checkInDevice(
+  store: DeviceStore,
+  sighting: Omit<DeviceSighting, 'initialAccess'>,
+  seenAt?: Date,
+): Promise<DeviceCheckIn> {
+  if (store.checkIn) return store.checkIn(sighting, seenAt);
+  const [organization, userEasEnabled, rules, policy] = await Promise.all([
+    store.getOrganizationSettings(),
+    store.getUserEasEnabled(sighting.user),
+    store.listRules(),
+    store.resolvePolicy(sighting.user),
+  ]);
+  const { initialAccess: _ignored, ...seen } = sighting as DeviceSighting;
+  const { device, created } = await store.upsertDevice(
+    { ...seen, initialAccess: { state: organization.defaultAccess, reason: 'global-default' } },
+    seenAt,
+  );
+  return { device, created, organization, userEasEnabled, rules, policy };
 }
 
 export interface PolicyAssignment {

@@ -39,18 +39,20 @@ export {
   type WipeKind,
   type WipeState,
 } from './device.js';
-export type {
-  ActivityRecord,
-  AuditEntryInput,
-  AuditPage,
-  AuditQuery,
-  DeviceExpectation,
-  DevicePage,
-  DevicePatch,
-  DeviceSighting,
-  DeviceStore,
-  PolicyAssignment,
-  PolicyInput,
+export {
+  type ActivityRecord,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditQuery,
+  checkInDevice,
+  type DeviceCheckIn,
+  type DeviceExpectation,
+  type DevicePage,
+  type DevicePatch,
+  type DeviceSighting,
+  type DeviceStore,
+  type PolicyAssignment,
+  type PolicyInput,
 } from './device-store.js';
 export {
   DeviceConflictError,

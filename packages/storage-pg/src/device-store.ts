@@ -11,6 +11,7 @@ import {
   DEVICE_DETAIL_NAMES,
   type Device,
   type DeviceAccess,
+  type DeviceCheckIn,
   DeviceConflictError,
   type DeviceDetailName,
   type DeviceExpectation,
@@ -164,16 +165,9 @@ export class PgDeviceStore implements DeviceStore {
   // --- devices -----------------------------------------------------------------------------------------------
 
   async upsertDevice(sighting: DeviceSighting, seenAt?: Date): Promise<{ device: Device; created: boolean }> {
-    requireId(sighting.user, 'user');
-    requireId(sighting.deviceId, 'deviceId');
-    requireId(sighting.deviceType, 'deviceType');
-    const at = requireDate(seenAt ?? this.#now(), 'seenAt');
     const access = sighting.initialAccess ?? { state: 'allowed', reason: 'global-default' };
     requireAccess(access);
-    const details = DEVICE_DETAIL_NAMES.map((name) => optionalText(sighting[name], name));
-    const detailColumns = DEVICE_DETAIL_NAMES.map((name) => DETAIL_COLUMNS[name]);
-    const params: unknown[] = [sighting.user, sighting.deviceId, sighting.deviceType, at, ...details];
-    const detailParams = detailColumns.map((_, index) => `$${index + 5}`);
+    const { params, values } = this.#sightingParams(sighting, seenAt);
     const accessStart = params.length + 1;
     params.push(
       access.state,
@@ -183,22 +177,92 @@ export class PgDeviceStore implements DeviceStore {
       access.by ?? null,
       access.at ?? null,
     );
-    // `xmax = 0` holds for a row this statement inserted, not for one it updated: that is `created`.
+    const access$ = [0, 1, 2, 3, 4, 5].map((offset) => `$${accessStart + offset}`);
     const result = await this.#db.query<DeviceRow>(
-      `INSERT INTO easkit_devices AS d (user_id, device_id, device_type, first_seen, last_seen,
-         ${detailColumns.join(', ')},
-         access_state, access_reason, access_rule_id, access_note, access_by, access_at)
-       VALUES ($1, $2, $3, $4, $4, ${detailParams.join(', ')},
-         ${[0, 1, 2, 3, 4, 5].map((offset) => `$${accessStart + offset}`).join(', ')})
-       ON CONFLICT (user_id, device_id) DO UPDATE SET
-         device_type = EXCLUDED.device_type,
-         ${detailColumns.map((column) => `${column} = COALESCE(EXCLUDED.${column}, d.${column})`).join(',\n')},
-         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)
-       RETURNING d.*, (d.xmax = 0) AS created`,
+      `${upsertStatement(values, access$)} RETURNING d.*, (d.xmax = 0) AS created`,
       params,
     );
     const row = result.rows[0] as DeviceRow;
     return { device: deviceFromRow(row), created: row.created === true };
+  }
+
+  /**
+   * One statement: the sighting (a new device gets the organisation's default access) and, read with it, the
+   * switches, rules and policy the gate needs.
+   */
+  async checkIn(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date): Promise<DeviceCheckIn> {
+    const { params, values } = this.#sightingParams(sighting, seenAt);
+    const defaultAccess = "COALESCE((SELECT default_access FROM easkit_device_settings), 'allowed')";
+    const result = await this.#db.query<
+      DeviceRow & {
+        org_eas_enabled: boolean | null;
+        org_default_access: string | null;
+        user_eas_enabled: boolean | null;
+        rules: unknown;
+        gate_policy_id: string | null;
+        gate_policy_name: string;
+        gate_policy_settings: unknown;
+        gate_policy_version: number;
+        gate_policy_updated_at: Date;
+        gate_policy_allow: boolean;
+      }
+    >(
+      `WITH up AS (
+         ${upsertStatement(values, [defaultAccess, "'global-default'", 'NULL', 'NULL', 'NULL', 'NULL'])}
+         RETURNING d.*, (d.xmax = 0) AS created
+       )
+       SELECT up.*,
+              s.eas_enabled AS org_eas_enabled, s.default_access AS org_default_access,
+              (SELECT eas_enabled FROM easkit_user_eas WHERE user_id = $1) AS user_eas_enabled,
+              (SELECT COALESCE(json_agg(r ORDER BY r.priority DESC, r.id), '[]'::json)
+                 FROM easkit_access_rules r) AS rules,
+              p.id AS gate_policy_id, p.name AS gate_policy_name, p.settings AS gate_policy_settings,
+              p.version AS gate_policy_version, p.updated_at AS gate_policy_updated_at,
+              p.allow_non_provisionable_devices AS gate_policy_allow
+         FROM up
+         LEFT JOIN easkit_device_settings s ON true
+         LEFT JOIN easkit_policies p ON p.id = COALESCE(
+           (SELECT policy_id FROM easkit_policy_assignments WHERE user_id = $1), s.default_policy_id)`,
+      params,
+    );
+    const row = result.rows[0]!;
+    return {
+      device: deviceFromRow(row),
+      created: row.created === true,
+      organization: {
+        easEnabled: row.org_eas_enabled ?? true,
+        defaultAccess: (row.org_default_access ?? 'allowed') as OrganizationSettings['defaultAccess'],
+      },
+      userEasEnabled: row.user_eas_enabled,
+      rules: (parseJson(row.rules) as RuleRow[]).map(ruleFromRow),
+      policy:
+        row.gate_policy_id === null
+          ? null
+          : policyFromRow({
+              id: row.gate_policy_id,
+              name: row.gate_policy_name,
+              settings: row.gate_policy_settings,
+              version: row.gate_policy_version,
+              updated_at: row.gate_policy_updated_at,
+              allow_non_provisionable_devices: row.gate_policy_allow,
+            }),
+    };
+  }
+
+  /** The checked parameters of a sighting ($1 user, $2 deviceId, $3 deviceType, $4 seen, then the details). */
+  #sightingParams(
+    sighting: Omit<DeviceSighting, 'initialAccess'>,
+    seenAt: Date | undefined,
+  ): { params: unknown[]; values: string[] } {
+    requireId(sighting.user, 'user');
+    requireId(sighting.deviceId, 'deviceId');
+    requireId(sighting.deviceType, 'deviceType');
+    const at = requireDate(seenAt ?? this.#now(), 'seenAt');
+    const details = DEVICE_DETAIL_NAMES.map((name) => optionalText(sighting[name], name));
+    return {
+      params: [sighting.user, sighting.deviceId, sighting.deviceType, at, ...details],
+      values: details.map((_, index) => `$${index + 5}`),
+    };
   }
 
   async getDevice(user: UserId, deviceId: string): Promise<Device | null> {
@@ -738,6 +802,23 @@ function deviceFromRow(row: DeviceRow): Device {
   if (row.last_command !== null) device.stats.lastCommand = row.last_command;
   if (row.last_command_at !== null) device.stats.lastCommandAt = new Date(row.last_command_at);
   return device;
+}
+
+/**
+ * The device upsert of a sighting whose parameters `#sightingParams` made, with the access of a new device given
+ * as six SQL expressions (state, reason, rule, note, by, at). `xmax = 0` holds for a row the statement inserted,
+ * not for one it updated: that is `created`.
+ */
+function upsertStatement(detailParams: readonly string[], access: readonly string[]): string {
+  const detailColumns = DEVICE_DETAIL_NAMES.map((name) => DETAIL_COLUMNS[name]);
+  return `INSERT INTO easkit_devices AS d (user_id, device_id, device_type, first_seen, last_seen,
+         ${detailColumns.join(', ')},
+         access_state, access_reason, access_rule_id, access_note, access_by, access_at)
+       VALUES ($1, $2, $3, $4, $4, ${detailParams.join(', ')}, ${access.join(', ')})
+       ON CONFLICT (user_id, device_id) DO UPDATE SET
+         device_type = EXCLUDED.device_type,
+         ${detailColumns.map((column) => `${column} = COALESCE(EXCLUDED.${column}, d.${column})`).join(',\n')},
+         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)`;
 }
 
 function policyFromRow(row: PolicyRow): PolicyDocument {

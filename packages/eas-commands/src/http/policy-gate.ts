@@ -1,5 +1,6 @@
 import type { UserId } from '@easkit/mailbox';
 import {
+  checkInDevice,
   type Device,
   type DeviceAccess,
   type DeviceStore,
@@ -150,10 +151,10 @@ export function samePolicyVersion(a: PolicyVersion | undefined, b: PolicyVersion
 
 /**
  * The policy gate (MS-ASPROV 3.2.5, MS-ASCMD 2.2.2), run by `createEasHandler` before the body is decoded. In
- * order: the sighting is stored (`upsertDevice`) and access rules applied; an outstanding wipe sends the device
- * to Provision (even a disabled or blocked one, so the wipe still reaches it); the EAS switches; a blocked or
- * quarantined device; then, for every command but Provision and the key-exempt ones, the policy key and the
- * version of the policy it was issued for.
+ * order: the sighting is stored, with the switches, rules and policy read in the same call (`checkInDevice`),
+ * and access rules applied; an outstanding wipe sends the device to Provision (even a disabled or blocked one,
+ * so the wipe still reaches it); the EAS switches; a blocked or quarantined device; then, for every command but
+ * Provision and the key-exempt ones, the policy key and the version of the policy it was issued for.
  */
 export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
   const { devices } = options;
@@ -167,11 +168,6 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
   return {
     async check(identity, head) {
       const user = identity.userId;
-      const [organization, userEnabled, rules] = await Promise.all([
-        devices.getOrganizationSettings(),
-        devices.getUserEasEnabled(user),
-        devices.listRules(),
-      ]);
       const sighting = {
         user,
         deviceId: head.deviceId,
@@ -179,12 +175,12 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
         protocolVersion: head.protocolVersion,
         ...(head.userAgent ? { userAgent: head.userAgent } : {}),
       };
-      const initialAccess = evaluateAccess(
-        { ...sighting, access: { state: organization.defaultAccess, reason: 'global-default' } },
-        rules,
-        organization.defaultAccess,
-      );
-      let { device } = await devices.upsertDevice({ ...sighting, initialAccess }, now());
+      // One call (one statement on PostgreSQL): the sighting, the switches, the rules and the user's policy. A
+      // device it creates gets the default access; the rules are applied to it just below, as to every device.
+      const checkIn = await checkInDevice(devices, sighting, now());
+      const { organization, rules, policy } = checkIn;
+      const userEnabled = checkIn.userEasEnabled;
+      let { device } = checkIn;
 
       // Rules may have changed since the device was last seen. An individual decision, a refusal by the
       // Provision flow and a wipe stand; a device that no rule matches keeps the default it got when it was new.
@@ -214,7 +210,6 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
       if (device.access.state === 'quarantined') return refuse('quarantined');
       if (command === 'Provision' || keyExempt.has(command)) return { pass: true, device };
 
-      const policy = await devices.resolvePolicy(user);
       if (!policy && withoutPolicy === 'skip') return { pass: true, device };
       const key = head.policyKey;
       if (key === undefined) {
