@@ -1,5 +1,10 @@
 import { FolderType, ROOT_FOLDER_ID } from '@easkit/mailbox';
-import { MemorySyncStateStore } from '@easkit/sync-state';
+import {
+  type CollectionKey,
+  type CollectionState,
+  MemorySyncStateStore,
+  type SyncStateStore,
+} from '@easkit/sync-state';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectLibwbxmlReadsAll, PushTestServer, USERS } from '../../test/harness.js';
@@ -422,5 +427,83 @@ describe('Ping over HTTP', () => {
 
   it('libwbxml reads every Ping response', async () => {
     await expectLibwbxmlReadsAll(responses, 20);
+  });
+});
+
+/** A MemorySyncStateStore that records every read round trip (a `get`, or a `getMany` with its keys). */
+class CountingSyncState implements SyncStateStore {
+  readonly inner = new MemorySyncStateStore();
+  readonly reads: CollectionKey[][] = [];
+
+  get(key: CollectionKey) {
+    this.reads.push([key]);
+    return this.inner.get(key);
+  }
+  getMany(keys: readonly CollectionKey[]) {
+    this.reads.push([...keys]);
+    return this.inner.getMany(keys);
+  }
+  compareAndSet(key: CollectionKey, expected: string | null, next: CollectionState) {
+    return this.inner.compareAndSet(key, expected, next);
+  }
+  delete(key: CollectionKey) {
+    return this.inner.delete(key);
+  }
+  deleteDevice(user: string, deviceId: string) {
+    return this.inner.deleteDevice(user, deviceId);
+  }
+  listCollections(user: string, deviceId: string) {
+    return this.inner.listCollections(user, deviceId);
+  }
+}
+
+describe('Ping sync-state reads', () => {
+  async function counted() {
+    const syncState = new CountingSyncState();
+    const server = await new PingServer({}, { syncState }).start();
+    const phone = server.device('alice', 'phone');
+    await phone.folderSync();
+    await phone.syncAll('Inbox');
+    syncState.reads.length = 0;
+    return { server, phone, syncState };
+  }
+
+  it('reads every state a Ping with one folder needs in one round trip, before it waits', async () => {
+    const { server, phone, syncState } = await counted();
+    const ping = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    const inbox = server.folder('alice', 'Inbox');
+    const keys = (ids: string[]) =>
+      ids.map((collectionId) => ({ user: USERS.alice.id, deviceId: 'phone', collectionId }));
+    expect(syncState.reads).toEqual([keys([PING_PARAMETERS, '#hierarchy', inbox])]);
+    server.timers.fireAll();
+    expect((await ping).status).toBe(PingStatus.HeartbeatExpired);
+    // The first change check used those states: the whole Ping was one read.
+    expect(syncState.reads).toHaveLength(1);
+
+    // Woken by a change in the Inbox: the check reads that folder's state afresh, in one more round trip.
+    syncState.reads.length = 0;
+    const woken = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    await server.newMail('alice', 'Inbox');
+    expect(await woken).toMatchObject({ status: PingStatus.ChangesFound, folders: [inbox] });
+    expect(syncState.reads).toEqual([keys([PING_PARAMETERS, '#hierarchy', inbox]), keys([inbox])]);
+  });
+
+  it('an empty Ping reads the cached parameters and the hierarchy, then its folders', async () => {
+    const { server, phone, syncState } = await counted();
+    const first = phone.ping(300, ['Inbox', 'Calendar']);
+    await server.waiting(1);
+    server.timers.fireAll();
+    await first;
+    syncState.reads.length = 0;
+    const empty = phone.pingRaw(undefined);
+    await server.waiting(1);
+    server.timers.fireAll();
+    expect((await empty).status).toBe(PingStatus.HeartbeatExpired);
+    expect(syncState.reads.map((read) => read.map((key) => key.collectionId))).toEqual([
+      [PING_PARAMETERS, '#hierarchy'],
+      [server.folder('alice', 'Inbox'), server.folder('alice', 'Calendar')],
+    ]);
   });
 });

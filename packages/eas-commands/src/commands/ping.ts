@@ -1,6 +1,12 @@
 import { type FolderId, NotFoundError, type UserId } from '@easkit/mailbox';
 import type { WaiterRegistry, WaitOutcome } from '@easkit/push';
-import { type CollectionKey, type CollectionState, hierarchyKey, latestSyncKey } from '@easkit/sync-state';
+import {
+  type CollectionKey,
+  type CollectionState,
+  getStates,
+  hierarchyKey,
+  latestSyncKey,
+} from '@easkit/sync-state';
 import { eas, type WbxmlElement } from '@easkit/wbxml';
 import type { EasCommandContext, EasCommandHandler, EasCommandResult } from '../http/handler.js';
 import { deviceHierarchy } from './folders.js';
@@ -57,6 +63,13 @@ interface PingParameters {
   heartbeatSec: number;
   /** [folder id, class as the device named it ('' when it named none)]. */
   folders: [FolderId, string][];
+}
+
+/** The states a Ping read before waiting, for its first change check. */
+interface PrefetchedStates {
+  hierarchy: CollectionState | null;
+  /** In the order of the watched folders. */
+  folders: (CollectionState | null)[];
 }
 
 class PingSyntaxError extends Error {}
@@ -130,12 +143,19 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     }
     try {
       const cacheKey: CollectionKey = { user, deviceId, collectionId: PING_PARAMETERS };
-      let cached: CollectionState | null = null;
-      let previous: Partial<PingParameters> = {};
-      if (request.heartbeatSec === undefined || request.folders === undefined) {
-        cached = await services.syncState.get(cacheKey);
-        previous = (cached?.options ?? {}) as Partial<PingParameters>;
-      }
+      const folderKey = (collectionId: FolderId): CollectionKey => ({ user, deviceId, collectionId });
+      // One read before the wait: the cached parameters, the hierarchy and (when the request names them, and
+      // not too many) every watched folder. An empty Ping learns its folders from the cache, so reads them after.
+      const named =
+        request.folders !== undefined && request.folders.length <= maxFolders ? request.folders : [];
+      const [cached = null, hierarchy = null, ...namedStates] = await getStates(services.syncState, [
+        cacheKey,
+        hierarchyKey(user, deviceId),
+        ...named.map(([id]) => folderKey(id)),
+      ]);
+      const previous = (
+        request.heartbeatSec === undefined || request.folders === undefined ? (cached?.options ?? {}) : {}
+      ) as Partial<PingParameters>;
       const heartbeatSec = request.heartbeatSec ?? previous.heartbeatSec;
       const folders = request.folders ?? previous.folders;
       if (heartbeatSec === undefined || folders === undefined)
@@ -146,10 +166,19 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
         return pingAnswer(PingStatus.HeartbeatOutOfBounds, P.HeartbeatInterval(bound));
       }
       if (request.heartbeatSec !== undefined || request.folders !== undefined) {
-        await remember(cacheKey, { heartbeatSec, folders });
+        await remember(cacheKey, cached, { heartbeatSec, folders });
       }
 
       const folderIds = folders.map(([id]) => id);
+      const folderStates =
+        request.folders !== undefined
+          ? namedStates
+          : await getStates(services.syncState, folderIds.map(folderKey));
+      // What the first check uses instead of reading again. The states were read just before the bus
+      // subscription rather than just after: a write in between only makes them older than stored, which at
+      // worst reports a change (or a hierarchy change) the device already has, never misses one: the mailbox
+      // is still read after subscribing.
+      let prefetched: PrefetchedStates | undefined = { hierarchy, folders: folderStates };
       // The registry's first re-read (hint undefined) checks the hierarchy too, so a stale one answers at once.
       let stale = false;
       const outcome: WaitOutcome = await services.waiters.wait({
@@ -159,12 +188,28 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
         heartbeatMs: heartbeatSec * 1000,
         ...(signal ? { signal } : {}),
         hasChanges: async (hint) => {
-          if (hint === undefined && (await hierarchyStale(user, deviceId, folderIds))) {
+          const checked = hint ?? folderIds;
+          let hierarchyState: CollectionState | null = null;
+          let states: (CollectionState | null)[];
+          if (prefetched !== undefined && hint === undefined) {
+            ({ hierarchy: hierarchyState, folders: states } = prefetched);
+          } else {
+            // Later checks (woken by the bus) read afresh, in one batch.
+            const keys = checked.map(folderKey);
+            states = await getStates(
+              services.syncState,
+              hint === undefined ? [hierarchyKey(user, deviceId), ...keys] : keys,
+            );
+            if (hint === undefined) hierarchyState = states.shift() ?? null;
+          }
+          prefetched = undefined;
+          if (hint === undefined && (await hierarchyStale(user, hierarchyState, folderIds))) {
             stale = true;
             return folderIds;
           }
-          const checked = hint ?? folderIds;
-          const flags = await Promise.all(checked.map((id) => folderChanged(user, deviceId, id)));
+          const flags = await Promise.all(
+            checked.map((id, index) => folderChanged(user, id, states[index] ?? null)),
+          );
           if (flags.includes('gone')) {
             stale = true;
             return folderIds;
@@ -180,8 +225,12 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     }
   };
 
-  async function remember(key: CollectionKey, parameters: PingParameters): Promise<void> {
-    const stored = await services.syncState.get(key);
+  /** Stores the parameters unless `stored` (the state read before) already holds them. */
+  async function remember(
+    key: CollectionKey,
+    stored: CollectionState | null,
+    parameters: PingParameters,
+  ): Promise<void> {
     if (stored && JSON.stringify(stored.options) === JSON.stringify(parameters)) return;
     const next: CollectionState = {
       confirmed: { syncKey: 'ping', cursor: 0 },
@@ -199,10 +248,9 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
    */
   async function hierarchyStale(
     user: UserId,
-    deviceId: string,
+    state: CollectionState | null,
     folderIds: readonly FolderId[],
   ): Promise<boolean> {
-    const state = await services.syncState.get(hierarchyKey(user, deviceId));
     if (state === null) return true;
     // The newest key's view: the device is taken to hold the last response it was sent (MS-ASCMD 3.1.5.8).
     const known = deviceHierarchy(state);
@@ -227,13 +275,12 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     return changes.deleted.some((id) => known[id] !== undefined);
   }
 
-  /** Whether a folder has changes after the cursor of the device's newest sync key for it. */
+  /** Whether a folder has changes after the cursor of `state`, the device's newest sync key for it. */
   async function folderChanged(
     user: UserId,
-    deviceId: string,
     folderId: FolderId,
+    state: CollectionState | null,
   ): Promise<'changed' | 'unchanged' | 'gone'> {
-    const state = await services.syncState.get({ user, deviceId, collectionId: folderId });
     const cursor = state === null ? 0 : (state.pending?.cursor ?? state.confirmed.cursor);
     try {
       const page = await services.mailbox.changes(user, folderId, cursor, 1);
