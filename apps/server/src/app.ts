@@ -19,6 +19,7 @@ import { jwtAuthenticator } from './jwt.js';
 import { type MailIn, startMailIn } from './mail-in.js';
 import { ServerMetrics } from './metrics.js';
 import { generatePassword, PasswordDirectory } from './passwords.js';
+import { ExpiringMap } from './remembered.js';
 import { seedDemoMailbox } from './seed.js';
 import { type RunningServer, startEasServer } from './server.js';
 import { openStores, type ServerStores } from './stores.js';
@@ -70,8 +71,13 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   const delivery: DeliverOptions = {
     maxBytes: config.mailIn.maxMessageBytes,
     file: async (email, context) =>
-      (await deliverMeetingMail(context.mailbox, context.user.id, context.mime, { email, now: context.now }))
-        .message,
+      (
+        await deliverMeetingMail(context.mailbox, context.user.id, context.mime, {
+          email,
+          now: context.now,
+          folderId: context.inbox.id,
+        })
+      ).message,
     onError: (error) => logger.warn({ err: error }, 'mail delivered, but a later step failed'),
   };
   const submitter = localDeliverySubmitter({ mailbox, ...(relay ? { relay } : {}), ...delivery });
@@ -173,13 +179,19 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   });
   let mailIn: MailIn | undefined;
   if (config.mailIn.port !== undefined) {
+    const recipients = new ExpiringMap<User>(10_000);
     mailIn = await startMailIn({
       host: config.mailIn.host,
       port: config.mailIn.port,
       maxMessageBytes: config.mailIn.maxMessageBytes,
-      resolveRecipient: async (address) => (await mailbox.resolveAddress(address))?.id,
+      resolveRecipient: async (address) => {
+        const user = await mailbox.resolveAddress(address);
+        if (user) recipients.set(user.id, user, Date.now() + 60_000);
+        return user?.id;
+      },
       deliver: async (users, mime) => {
-        for (const user of users) await deliverMessage(mailbox, user, mime, delivery);
+        // The users RCPT resolved moments ago: delivery need not read them again.
+        for (const user of users) await deliverMessage(mailbox, recipients.get(user) ?? user, mime, delivery);
       },
       logger,
       onMessage: (outcome) => metrics.mailIn(outcome),

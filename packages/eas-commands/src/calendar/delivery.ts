@@ -79,9 +79,9 @@ export async function deliverMeetingMail(
   options: MeetingMailOptions = {},
 ): Promise<MeetingMailResult> {
   const now = options.now ?? new Date();
-  const user = await mailbox.getUser(userId);
-  const addresses = [user.primarySmtpAddress, ...user.aliases];
-  const folders = await mailbox.listFolders(userId);
+  // Most mail holds no calendar: then the user and the folder list are only read when no folder was given.
+  const part = findCalendarPart(mime, options.limits);
+  const folders = part || options.folderId === undefined ? await mailbox.listFolders(userId) : [];
   const inboxId = options.folderId ?? folders.find((folder) => folder.type === FolderType.Inbox)?.id;
   if (!inboxId) throw new Error(`user ${userId} has no Inbox`);
   const calendarId = folders.find((folder) => folder.type === FolderType.Calendar)?.id;
@@ -98,8 +98,9 @@ export async function deliverMeetingMail(
     return { outcome, message, ...(calendarItemId ? { calendarItemId } : {}) };
   };
 
-  const part = findCalendarPart(mime, options.limits);
   if (!part) return file('not-a-meeting');
+  const user = await mailbox.getUser(userId);
+  const addresses = [user.primarySmtpAddress, ...user.aliases];
   let invitation: Invitation;
   try {
     invitation = parseInvitation(part.text, part.method);

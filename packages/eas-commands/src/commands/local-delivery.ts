@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type EmailAddress,
   type EmailData,
+  type Folder,
   FolderType,
   type Importance,
   type MailboxStore,
@@ -35,6 +36,8 @@ export interface DeliveryContext {
   /** The envelope recipient this copy is for, when known (the SMTP `RCPT TO` or the SendMail recipient). */
   readonly recipient: string | undefined;
   readonly now: Date;
+  /** The user's Inbox, where a plain delivery files the message. */
+  readonly inbox: Folder;
 }
 
 /**
@@ -107,6 +110,7 @@ export async function deliverMessage(
     fields: message.fields,
     recipient: options.recipient,
     now,
+    inbox,
   };
   let data = emailFromHeaders(message.fields, mime, now, options.recipient);
   for (const hook of options.hooks ?? []) if (hook.prepare) data = await hook.prepare(data, context);

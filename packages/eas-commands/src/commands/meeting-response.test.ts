@@ -845,6 +845,26 @@ describe('hostile input', () => {
     expect((await server.calendar('secondly@x'))!.data.recurrence).toBeUndefined();
   });
 
+  it('files mail without a calendar into the given folder without reading the user or the folder list', async () => {
+    const reads: string[] = [];
+    const counting = new Proxy(server.mailbox, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          reads.push(String(name));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const inbox = (await server.mailbox.listFolders(ALICE)).find((folder) => folder.type === 2)!;
+    const mime = new TextEncoder().encode('From: x@y.z\r\nSubject: plain\r\n\r\nhello\r\n');
+    const result = await deliverMeetingMail(counting, ALICE, mime, { folderId: inbox.id });
+    expect(result.outcome).toBe('not-a-meeting');
+    expect(result.message.folderId).toBe(inbox.id);
+    expect(reads).toEqual(['createItem']);
+  });
+
   it('deeply nested multiparts are not followed without bound', async () => {
     let body = 'Content-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n';
     // Deeper than the walk follows (8), shallower than the store's own MIME parser allows (256).
