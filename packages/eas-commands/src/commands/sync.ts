@@ -19,6 +19,7 @@ import {
   type CollectionState,
   classifySyncKey,
   confirmPending,
+  getStates,
   issuePending,
   type JsonObject,
   type JsonValue,
@@ -239,9 +240,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
 
     let body = context.body;
     let emptyRequest = false;
+    /** The cached request's state, once read (an empty or partial request reads it first). */
+    let cachedRequest: CollectionState | null | undefined;
     if (body === undefined) {
       if (!atLeast(version, '12.1')) return topStatus(SyncStatus.ProtocolError);
       const cached = await services.syncState.get(cacheKey);
+      cachedRequest = cached;
       const saved = cached?.options?.request as string | undefined;
       if (!saved) return topStatus(SyncStatus.IncompleteRequest);
       body = decode(Buffer.from(saved, 'base64'));
@@ -256,6 +260,7 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     let hangMs = hangingIntervalMs(body);
     if (body.has('Partial') && atLeast(version, '12.1')) {
       const cached = await services.syncState.get(cacheKey);
+      cachedRequest = cached;
       const saved = cached?.options?.request as string | undefined;
       if (!saved) return topStatus(SyncStatus.IncompleteRequest);
       const previous = decode(Buffer.from(saved, 'base64'));
@@ -271,11 +276,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     if (collections.length === 0) return topStatus(SyncStatus.IncompleteRequest);
     if (collections.length > (options.maxCollections ?? 300)) return topStatus(SyncStatus.InvalidCommand);
     const requestBody = body;
+    const remembers = atLeast(version, '12.1') && !emptyRequest;
 
-    const first = await runOnce();
+    const first = await runOnce(true);
     if (typeof first === 'string') return topStatus(SyncStatus.ProtocolError);
-    if (atLeast(version, '12.1') && !emptyRequest) {
-      await rememberRequest(body);
+    if (remembers) {
+      await rememberRequest(body, cachedRequest ?? null);
     }
     const waiters = services.waiters;
     if (
@@ -317,7 +323,10 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           signal: waitSignal,
           hasChanges: async (hint) => {
             const checked = hint ?? [...keys.keys()];
-            const flags = await Promise.all(checked.map((id) => collectionChanged(id, keys.get(id) ?? '')));
+            const states = await getStates(services.syncState, checked.map(collectionKey));
+            const flags = await Promise.all(
+              checked.map((id, index) => collectionChanged(id, keys.get(id) ?? '', states[index] ?? null)),
+            );
             if (flags.includes('moved-on')) {
               movedOn = true;
               return checked;
@@ -347,8 +356,16 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       return { kind: 'wbxml', body: AS.Sync(AS.Collections(pass.results)), activity };
     }
 
-    /** One run over the collections; 'malformed' for a collection the request does not describe well. */
-    async function runOnce(): Promise<SyncPass | 'malformed'> {
+    function collectionKey(collectionId: string): CollectionKey {
+      return { user, deviceId: head.deviceId, collectionId };
+    }
+
+    /**
+     * One run over the collections; 'malformed' for a collection the request does not describe well. The
+     * first run reads every collection's state (and the cached request's, when it will be remembered) in one
+     * batch up front; each collection uses its state once and reads it again if it comes up a second time.
+     */
+    async function runOnce(first = false): Promise<SyncPass | 'malformed'> {
       const requests: CollectionRequest[] = [];
       for (const element of collections) {
         const request = readCollection(element);
@@ -358,14 +375,28 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       let requestWindow = Number(requestBody.textOf('WindowSize') ?? '0');
       if (!Number.isInteger(requestWindow) || requestWindow <= 0) requestWindow = Number.POSITIVE_INFINITY;
 
+      let prefetched: Map<string, CollectionState | null> | undefined;
+      if (first) {
+        const ids = [...new Set(requests.map((request) => request.collectionId))];
+        const withCache = remembers && cachedRequest === undefined;
+        const states = await getStates(services.syncState, [
+          ...(withCache ? [cacheKey] : []),
+          ...ids.map(collectionKey),
+        ]);
+        if (withCache) cachedRequest = states.shift() ?? null;
+        prefetched = new Map(ids.map((id, index) => [id, states[index] ?? null]));
+      }
+
       // An empty (or partial) request reuses the keys the device was last given.
       if (emptyRequest || requestBody.has('Partial')) {
-        for (const request of requests) {
-          const state = await services.syncState.get({
-            user,
-            deviceId: head.deviceId,
-            collectionId: request.collectionId,
-          });
+        const states = prefetched
+          ? requests.map((request) => prefetched.get(request.collectionId) ?? null)
+          : await getStates(
+              services.syncState,
+              requests.map((request) => collectionKey(request.collectionId)),
+            );
+        for (const [index, request] of requests.entries()) {
+          const state = states[index];
           if (state) request.syncKey = latestSyncKey(state);
         }
       }
@@ -375,7 +406,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       let anythingToSay = false;
       for (const request of requests) {
         const budget = Math.min(request.windowSize, requestWindow);
-        const outcome = await syncCollection(request, budget);
+        let stored: CollectionState | null | undefined;
+        if (prefetched?.has(request.collectionId)) {
+          stored = prefetched.get(request.collectionId);
+          prefetched.delete(request.collectionId);
+        }
+        const outcome = await syncCollection(request, budget, stored);
         requestWindow -= outcome.sentCount;
         results.push(outcome.element);
         if (outcome.significant) anythingToSay = true;
@@ -392,8 +428,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
     async function collectionChanged(
       folderId: FolderId,
       syncKey: string,
+      state: CollectionState | null,
     ): Promise<'changed' | 'unchanged' | 'moved-on'> {
-      const state = await services.syncState.get({ user, deviceId: head.deviceId, collectionId: folderId });
       if (state === null || latestSyncKey(state) !== syncKey) return 'moved-on';
       const cursor = state.pending?.cursor ?? state.confirmed.cursor;
       try {
@@ -405,7 +441,8 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       }
     }
 
-    async function rememberRequest(request: WbxmlElement): Promise<void> {
+    /** Caches the request unless `previous` (the cached request's state read before) already holds it. */
+    async function rememberRequest(request: WbxmlElement, previous: CollectionState | null): Promise<void> {
       // Keep the collection list and options only: keys and client commands are not replayed.
       const stripped = AS.Sync(
         AS.Collections(
@@ -422,7 +459,6 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         request.has('HeartbeatInterval') ? AS.HeartbeatInterval(request.textOf('HeartbeatInterval')!) : null,
       );
       const saved = Buffer.from(encode(stripped)).toString('base64');
-      const previous = await services.syncState.get(cacheKey);
       if (previous?.options?.request === saved) return;
       const next: CollectionState = {
         confirmed: { syncKey: 'cache', cursor: 0 },
@@ -432,7 +468,12 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       await services.syncState.compareAndSet(cacheKey, previous ? latestSyncKey(previous) : null, next);
     }
 
-    async function syncCollection(request: CollectionRequest, window: number): Promise<CollectionOutcome> {
+    /** `prefetched`: the collection's state read earlier in this request; `undefined` reads it now. */
+    async function syncCollection(
+      request: CollectionRequest,
+      window: number,
+      prefetched: CollectionState | null | undefined,
+    ): Promise<CollectionOutcome> {
       const classElement =
         !atLeast(version, '14.0') && request.className ? AS.Class(request.className) : null;
       const failed = (status: number, syncKey = request.syncKey) => ({
@@ -456,7 +497,10 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
       if (!folderVisible(services, folder)) return failed(SyncStatus.HierarchyChanged);
       const itemClass = folderClass(folder.type);
       const key: CollectionKey = { user, deviceId: head.deviceId, collectionId: folder.id };
-      const stored = await services.syncState.get(key);
+      const stored =
+        prefetched !== undefined && folder.id === request.collectionId
+          ? prefetched
+          : await services.syncState.get(key);
       const keyClass = classifySyncKey(stored, request.syncKey);
       if (keyClass === 'invalid') return failed(SyncStatus.InvalidSyncKey, '0');
 
