@@ -132,7 +132,12 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
       },
     },
   );
-  const gate = createPolicyGate({ devices: stores.devices, withoutPolicy: config.policy.withoutPolicy });
+  const gate = createPolicyGate({
+    devices: stores.devices,
+    withoutPolicy: config.policy.withoutPolicy,
+    activityBatchMs: config.devices.statisticsBatchMs,
+    onActivityError: (error) => logger.warn({ err: error }, 'device statistics not written'),
+  });
   // With Redis, an administrator's wipe or block ends the device's waiting requests on every instance.
   const interrupt = stores.relayInterrupts
     ? await stores.relayInterrupts((scope) => gate.interrupt(scope))
@@ -212,6 +217,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
         await waiters.close();
         await mailIn?.close();
         await running.close();
+        await gate.flush();
         await stores.close();
       })();
       return closing;

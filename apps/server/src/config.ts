@@ -46,6 +46,11 @@ export const configSchema = z
         kind: z.enum(['memory', 'pglite', 'postgres']).optional(),
         dataDir: z.string().min(1).default('./data'),
         databaseUrl: z.string().min(1).optional(),
+        /**
+         * PostgreSQL: run statements as named prepared statements (parsed and planned once per connection).
+         * Turn off behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
+         */
+        preparedStatements: z.boolean().default(true),
       })
       .prefault({}),
     redis: z
@@ -96,6 +101,15 @@ export const configSchema = z
          * default policy before they sync (what Exchange does); `skip` lets them sync without a policy key.
          */
         withoutPolicy: z.enum(['provision', 'skip']).default('provision'),
+      })
+      .prefault({}),
+    devices: z
+      .object({
+        /**
+         * Per-device statistics (requests, items, bytes) are collected for this long and written in one
+         * statement; 0 writes each request's before it is answered. A crash loses at most this much of them.
+         */
+        statisticsBatchMs: z.number().int().min(0).max(60_000).default(1000),
       })
       .prefault({}),
     meetings: z

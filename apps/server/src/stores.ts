@@ -95,7 +95,7 @@ export async function openStores(config: ServerConfig, logger: Logger): Promise<
   } else {
     pool = new pg.Pool({ connectionString: config.storage.databaseUrl, max: 20 });
     pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
-    database = postgresDatabase({ pool });
+    database = postgresDatabase({ pool, preparedStatements: config.storage.preparedStatements });
     description = `PostgreSQL at ${redactUrl(config.storage.databaseUrl ?? '')}`;
   }
   try {

@@ -4,15 +4,18 @@ import { describe, it } from 'vitest';
 import type { AccessRule } from './access.js';
 import { type ConformanceCheck, deviceStoreChecks } from './conformance.js';
 import type { AuditEntry, Device, OrganizationSettings } from './device.js';
-import type {
-  ActivityRecord,
-  AuditEntryInput,
-  AuditQuery,
-  DeviceExpectation,
-  DevicePage,
-  DevicePatch,
-  DeviceSighting,
-  PolicyInput,
+import {
+  type ActivityRecord,
+  type AuditEntryInput,
+  type AuditQuery,
+  checkActivity,
+  type DeviceActivity,
+  type DeviceExpectation,
+  type DevicePage,
+  type DevicePatch,
+  type DeviceSighting,
+  type PolicyInput,
+  recordActivities,
 } from './device-store.js';
 import { DeviceConflictError, PolicyConflictError } from './errors.js';
 import { MemoryDeviceStore } from './memory.js';
@@ -549,6 +552,51 @@ const cases: Array<[check: string, bug: string, create: () => MemoryDeviceStore]
         }
       })(),
   ],
+  [
+    'recordActivities equals recordSync one after the other',
+    'keeps only the last record of each device in a batch',
+    () =>
+      new (class extends MemoryDeviceStore {
+        async recordSyncs(records: readonly DeviceActivity[]) {
+          const last = new Map(records.map((record) => [`${record.user}/${record.deviceId}`, record]));
+          return recordActivities(new NoBatchStore(this), [...last.values()]);
+        }
+      })(),
+  ],
+  [
+    'recordActivities with a malformed record',
+    'writes the records before the malformed one',
+    () =>
+      new (class extends MemoryDeviceStore {
+        async recordSyncs(records: readonly DeviceActivity[]) {
+          let applied = 0;
+          for (const record of records) {
+            await this.recordSync(record.user, record.deviceId, record.activity);
+            applied++;
+          }
+          return applied;
+        }
+      })(),
+  ],
+  [
+    'concurrent recordActivities batches',
+    'drops a batch that arrives while another is being written',
+    () =>
+      new (class extends MemoryDeviceStore {
+        #busy = false;
+        async recordSyncs(records: readonly DeviceActivity[]) {
+          for (const record of records) checkActivity(record.activity);
+          if (this.#busy) return 0;
+          this.#busy = true;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          try {
+            return await recordActivities(new NoBatchStore(this), records);
+          } finally {
+            this.#busy = false;
+          }
+        }
+      })(),
+  ],
   ['pages through 2,000 devices', 'stops a walk after 1,000 devices', () => new TruncatingListStore()],
 ];
 
@@ -567,6 +615,16 @@ describe('the DeviceStore conformance checks fail against broken stores', () => 
     );
   });
 });
+
+/** The separate recordSync calls of another store, for broken batch stores to build on. */
+class NoBatchStore extends MemoryDeviceStore {
+  constructor(readonly inner: MemoryDeviceStore) {
+    super();
+  }
+  override recordSync(user: UserId, deviceId: string, activity: ActivityRecord) {
+    return this.inner.recordSync(user, deviceId, activity);
+  }
+}
 
 /** A store with its own checkIn, made of the separate calls; the broken ones change one part of it. */
 class CheckingInStore extends MemoryDeviceStore {

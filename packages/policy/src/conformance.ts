@@ -13,7 +13,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'vitest';
 import type { AccessRule } from './access.js';
 import type { Device } from './device.js';
-import { checkInDevice, type DeviceSighting, type DeviceStore } from './device-store.js';
+import { checkInDevice, type DeviceSighting, type DeviceStore, recordActivities } from './device-store.js';
 import type { PolicyErrorCode } from './errors.js';
 import { type PolicySettings, policySettings } from './settings.js';
 
@@ -1191,6 +1191,100 @@ export const deviceStoreChecks: readonly ConformanceCheck[] = [
       );
       assert.equal(results.filter((result) => result.created).length, 1);
       assert.equal((await store.listDevices(ALICE)).length, 1);
+    },
+  },
+  // --- batched statistics ----------------------------------------------------------------------------------
+  {
+    name: 'recordActivities equals recordSync one after the other, skipping unknown devices',
+    async run({ store }) {
+      for (const user of [ALICE, BOB]) {
+        await store.upsertDevice(sighting(user, 'D1'), at(0));
+        await store.upsertDevice(sighting(user, 'D2'), at(0));
+      }
+      const activities = [
+        ['D1', { command: 'Sync', at: at(5), itemsSent: 2, bytesIn: 10, bytesOut: 300 }],
+        ['D1', { command: 'Ping', at: at(6), bytesIn: 20 }],
+        ['D2', { command: 'Sync', at: at(7), itemsReceived: 3 }],
+        ['GHOST', { command: 'Sync', at: at(8) }],
+        ['D1', { command: 'FolderSync', at: at(4) }],
+        ['D1', { command: 'Sync', at: at(3), itemsReceived: 1 }],
+        ['D2', { command: 'Ping', at: at(7) }],
+      ] as const;
+      assert.equal(await recordActivities(store, []), 0);
+      const applied = await recordActivities(
+        store,
+        activities.map(([deviceId, activity]) => ({ user: ALICE, deviceId, activity: { ...activity } })),
+      );
+      assert.equal(applied, 6, 'the unknown device is skipped');
+      for (const [deviceId, activity] of activities) {
+        if (deviceId !== 'GHOST') await store.recordSync(BOB, deviceId, { ...activity });
+      }
+      for (const deviceId of ['D1', 'D2']) {
+        const batched = await store.getDevice(ALICE, deviceId);
+        const oneByOne = await store.getDevice(BOB, deviceId);
+        assert.deepEqual(batched?.stats, oneByOne?.stats, `${deviceId}: the same statistics either way`);
+      }
+      const d1 = (await store.getDevice(ALICE, 'D1'))!.stats;
+      assert.equal(d1.syncCount, 2);
+      assert.equal(d1.pingCount, 1);
+      assert.equal(d1.lastCommand, 'Ping');
+      assert.equal(time(d1.lastSyncAt), time(at(5)));
+      assert.equal(d1.bytesIn, 30);
+      assert.equal(
+        (await store.getDevice(ALICE, 'D2'))!.stats.lastCommand,
+        'Ping',
+        'equal times: the later record',
+      );
+      assert.equal(await store.getDevice(ALICE, 'GHOST'), null, 'no device is created');
+    },
+  },
+  {
+    name: 'recordActivities with a malformed record throws InvalidArgumentError and writes nothing',
+    async run({ store }) {
+      await store.upsertDevice(sighting(ALICE, 'D1'), at(0));
+      const good = { user: ALICE, deviceId: 'D1', activity: { command: 'Sync', at: at(1), itemsSent: 1 } };
+      for (const bad of [
+        { command: 'Sync', at: at(2), itemsSent: -1 },
+        { command: 'Sync', at: at(2), bytesIn: 1.5 },
+        { command: '', at: at(2) },
+        { command: 'Sync', at: new Date(Number.NaN) },
+      ]) {
+        await rejectsWith(
+          recordActivities(store, [good, { user: ALICE, deviceId: 'D1', activity: bad }]),
+          'invalid-argument',
+          JSON.stringify(bad),
+        );
+      }
+      const stats = (await store.getDevice(ALICE, 'D1'))!.stats;
+      assert.equal(stats.syncCount, 0);
+      assert.equal(stats.itemsSent, 0);
+    },
+  },
+  {
+    name: 'concurrent recordActivities batches over the same devices lose no increment',
+    async run({ store }) {
+      const ids = ['A', 'B', 'C', 'D'];
+      for (const id of ids) await store.upsertDevice(sighting(ALICE, id), at(0));
+      await Promise.all(
+        Array.from({ length: 12 }, (_, batch) => {
+          // Alternating orders: a store that locks rows as it meets them must still not deadlock or lose counts.
+          const order = batch % 2 === 0 ? ids : [...ids].reverse();
+          return recordActivities(
+            store,
+            order.map((deviceId) => ({
+              user: ALICE,
+              deviceId,
+              activity: { command: 'Sync', at: at(batch + 1), itemsSent: 1 },
+            })),
+          );
+        }),
+      );
+      for (const id of ids) {
+        const stats = (await store.getDevice(ALICE, id))!.stats;
+        assert.equal(stats.syncCount, 12, `${id}: every batch counted`);
+        assert.equal(stats.itemsSent, 12);
+        assert.equal(time(stats.lastSyncAt), time(at(12)));
+      }
     },
   },
   // --- scale -----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import type {
   PolicyState,
   PolicyVersion,
 } from './device.js';
+import { InvalidArgumentError } from './errors.js';
 import type { PolicySettings } from './settings.js';
 
 /** What a request tells the store about a device it has just seen. */
@@ -260,6 +261,80 @@ export interface DeviceStore {
    * would. Use it through {@link checkInDevice}, which falls back to those calls for a store without it.
    */
   checkIn?(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date): Promise<DeviceCheckIn>;
+
+  /**
+   * Optional: many `recordSync` calls at once (one statement for a database store), with the same result as
+   * making them one after the other in the order given, except that records of devices that do not exist are
+   * skipped. Returns how many records were applied. Use it through {@link recordActivities}.
+   * @throws {InvalidArgumentError} when any record is malformed; then nothing is written.
+   */
+  recordSyncs?(records: readonly DeviceActivity[]): Promise<number>;
+}
+
+/** One request's statistics for one device, for `recordSyncs`. */
+export interface DeviceActivity {
+  user: UserId;
+  deviceId: string;
+  activity: ActivityRecord;
+}
+
+/** The checked counts and time of an activity record. */
+export interface CheckedActivity {
+  at: Date;
+  itemsSent: number;
+  itemsReceived: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * Checks an activity record the way `recordSync` must (a command, a valid date, non-negative integer counts)
+ * and returns its counts with absent ones as 0.
+ * @throws {InvalidArgumentError}
+ */
+export function checkActivity(activity: ActivityRecord): CheckedActivity {
+  if (typeof activity?.command !== 'string' || activity.command === '') {
+    throw new InvalidArgumentError('command must be a non-empty string');
+  }
+  if (!(activity.at instanceof Date) || Number.isNaN(activity.at.getTime())) {
+    throw new InvalidArgumentError('at must be a valid Date');
+  }
+  const checked: CheckedActivity = {
+    at: activity.at,
+    itemsSent: activity.itemsSent ?? 0,
+    itemsReceived: activity.itemsReceived ?? 0,
+    bytesIn: activity.bytesIn ?? 0,
+    bytesOut: activity.bytesOut ?? 0,
+  };
+  for (const name of ['itemsSent', 'itemsReceived', 'bytesIn', 'bytesOut'] as const) {
+    const value = checked[name];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    }
+  }
+  return checked;
+}
+
+/**
+ * `store.recordSyncs` when the store has it; otherwise `recordSync` for each record in turn (all checked first,
+ * so a malformed one writes nothing), skipping devices that no longer exist. Returns how many were applied.
+ */
+export async function recordActivities(
+  store: DeviceStore,
+  records: readonly DeviceActivity[],
+): Promise<number> {
+  if (store.recordSyncs) return store.recordSyncs(records);
+  for (const record of records) checkActivity(record.activity);
+  let applied = 0;
+  for (const record of records) {
+    try {
+      await store.recordSync(record.user, record.deviceId, record.activity);
+      applied++;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'device-not-found') throw error;
+    }
+  }
+  return applied;
 }
 
 /** What `checkIn` returns: the device as recorded, and the settings and rules that decide its access. */

@@ -44,7 +44,10 @@ export {
   type AuditEntryInput,
   type AuditPage,
   type AuditQuery,
+  type CheckedActivity,
+  checkActivity,
   checkInDevice,
+  type DeviceActivity,
   type DeviceCheckIn,
   type DeviceExpectation,
   type DevicePage,
@@ -53,6 +56,7 @@ export {
   type DeviceStore,
   type PolicyAssignment,
   type PolicyInput,
+  recordActivities,
 } from './device-store.js';
 export {
   DeviceConflictError,

@@ -8,9 +8,11 @@ import {
   type AuditPage,
   type AuditQuery,
   type AuditTarget,
+  checkActivity,
   DEVICE_DETAIL_NAMES,
   type Device,
   type DeviceAccess,
+  type DeviceActivity,
   type DeviceCheckIn,
   DeviceConflictError,
   type DeviceDetailName,
@@ -446,6 +448,116 @@ export class PgDeviceStore implements DeviceStore {
     return deviceFromRow(row);
   }
 
+  /**
+   * One statement for any number of records: they are summed per device here (the latest command by time, ties
+   * to the later record, as `recordSync` one after the other would leave it), then the rows are locked in key
+   * order, so that two batches over the same devices wait for each other instead of deadlocking.
+   */
+  async recordSyncs(records: readonly DeviceActivity[]): Promise<number> {
+    const checked = records.map((record) => ({ record, counts: checkActivity(record.activity) }));
+    const totals = new Map<
+      string,
+      {
+        user: string;
+        deviceId: string;
+        records: number;
+        itemsSent: number;
+        itemsReceived: number;
+        bytesIn: number;
+        bytesOut: number;
+        syncs: number;
+        pings: number;
+        lastSyncAt: Date | null;
+        lastCommand: string;
+        lastCommandAt: Date;
+      }
+    >();
+    for (const { record, counts } of checked) {
+      if (!isStorableId(record.user) || !isStorableId(record.deviceId)) continue;
+      const key = `${record.user}\u0000${record.deviceId}`;
+      const command = record.activity.command;
+      let total = totals.get(key);
+      if (!total) {
+        total = {
+          user: record.user,
+          deviceId: record.deviceId,
+          records: 0,
+          itemsSent: 0,
+          itemsReceived: 0,
+          bytesIn: 0,
+          bytesOut: 0,
+          syncs: 0,
+          pings: 0,
+          lastSyncAt: null,
+          lastCommand: command,
+          lastCommandAt: counts.at,
+        };
+        totals.set(key, total);
+      }
+      total.records++;
+      total.itemsSent += counts.itemsSent;
+      total.itemsReceived += counts.itemsReceived;
+      total.bytesIn += counts.bytesIn;
+      total.bytesOut += counts.bytesOut;
+      if (command === 'Sync') {
+        total.syncs++;
+        if (!total.lastSyncAt || counts.at > total.lastSyncAt) total.lastSyncAt = counts.at;
+      }
+      if (command === 'Ping') total.pings++;
+      if (counts.at >= total.lastCommandAt) {
+        total.lastCommand = command;
+        total.lastCommandAt = counts.at;
+      }
+    }
+    if (totals.size === 0) return 0;
+    const rows = [...totals.values()];
+    const column = <K extends keyof (typeof rows)[number]>(name: K) => rows.map((row) => row[name]);
+    const result = await this.#db.query<{ user_id: string; device_id: string }>(
+      `WITH x AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+                              $7::bigint[], $8::bigint[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+           AS x(user_id, device_id, items_sent, items_received, bytes_in, bytes_out, syncs, pings,
+                last_sync_at, last_command, last_command_at)
+       ), locked AS (
+         SELECT d.user_id, d.device_id FROM easkit_devices d JOIN x USING (user_id, device_id)
+          ORDER BY d.user_id, d.device_id FOR UPDATE OF d
+       )
+       UPDATE easkit_devices d SET
+         items_sent = d.items_sent + x.items_sent, items_received = d.items_received + x.items_received,
+         bytes_in = d.bytes_in + x.bytes_in, bytes_out = d.bytes_out + x.bytes_out,
+         sync_count = d.sync_count + x.syncs, ping_count = d.ping_count + x.pings,
+         last_sync_at = CASE WHEN x.last_sync_at IS NOT NULL
+                              AND (d.last_sync_at IS NULL OR x.last_sync_at > d.last_sync_at)
+                             THEN x.last_sync_at ELSE d.last_sync_at END,
+         last_command = CASE WHEN d.last_command_at IS NULL OR x.last_command_at >= d.last_command_at
+                             THEN x.last_command ELSE d.last_command END,
+         last_command_at = CASE WHEN d.last_command_at IS NULL OR x.last_command_at >= d.last_command_at
+                                THEN x.last_command_at ELSE d.last_command_at END
+         FROM x, locked
+        WHERE d.user_id = x.user_id AND d.device_id = x.device_id
+          AND locked.user_id = d.user_id AND locked.device_id = d.device_id
+        RETURNING d.user_id, d.device_id`,
+      [
+        column('user'),
+        column('deviceId'),
+        column('itemsSent'),
+        column('itemsReceived'),
+        column('bytesIn'),
+        column('bytesOut'),
+        column('syncs'),
+        column('pings'),
+        column('lastSyncAt'),
+        column('lastCommand'),
+        column('lastCommandAt'),
+      ],
+    );
+    const updated = new Set(result.rows.map((row) => `${row.user_id}\u0000${row.device_id}`));
+    return rows.reduce(
+      (sum, row) => sum + (updated.has(`${row.user}\u0000${row.deviceId}`) ? row.records : 0),
+      0,
+    );
+  }
+
   // --- policies ----------------------------------------------------------------------------------------------
 
   async getPolicy(policyId: string): Promise<PolicyDocument | null> {
@@ -819,6 +931,11 @@ function upsertStatement(detailParams: readonly string[], access: readonly strin
          device_type = EXCLUDED.device_type,
          ${detailColumns.map((column) => `${column} = COALESCE(EXCLUDED.${column}, d.${column})`).join(',\n')},
          last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)`;
+}
+
+/** An id that a row can have: anything else names no device. */
+function isStorableId(value: unknown): value is string {
+  return typeof value === 'string' && !value.includes('\u0000');
 }
 
 function policyFromRow(row: PolicyRow): PolicyDocument {

@@ -489,3 +489,86 @@ describe('hostile policy keys', () => {
     await expectFolderSyncWorks(legacy);
   });
 });
+
+describe('statistics in batches (activityBatchMs)', () => {
+  class CountingStore extends MemoryDeviceStore {
+    single = 0;
+    batches: number[] = [];
+    override recordSync(...args: Parameters<MemoryDeviceStore['recordSync']>) {
+      this.single++;
+      return super.recordSync(...args);
+    }
+    async recordSyncs(records: Parameters<NonNullable<MemoryDeviceStore['recordSyncs']>>[0]) {
+      this.batches.push(records.length);
+      let applied = 0;
+      for (const record of records) {
+        await super.recordSync(record.user, record.deviceId, record.activity).then(
+          () => applied++,
+          () => {},
+        );
+      }
+      return applied;
+    }
+  }
+  const identity = { userId: ALICE, addresses: [ALICE] };
+  const head = (command: EasCommandName, deviceId = 'D1') =>
+    ({ command, deviceId, deviceType: 'Phone', protocolVersion: '14.1' }) as never;
+
+  it('records nothing before the batch is due, then every request in one write', async () => {
+    const devices = new CountingStore();
+    const gate = createPolicyGate({ devices, activityBatchMs: 60_000, withoutPolicy: 'skip' });
+    expect((await gate.check(identity, head('Sync'))).pass).toBe(true);
+    expect((await gate.check(identity, head('Ping', 'D2'))).pass).toBe(true);
+    await gate.record(head('Sync'), identity, { bytesIn: 10, bytesOut: 200, itemsSent: 3 });
+    await gate.record(head('Ping'), identity, { bytesIn: 5, bytesOut: 20 });
+    await gate.record(head('Ping', 'D2'), identity, { bytesIn: 5, bytesOut: 20 });
+    await gate.record(head('Sync', 'gone'), identity, { bytesIn: 5, bytesOut: 20 });
+    expect((await devices.getDevice(ALICE, 'D1'))!.stats.syncCount).toBe(0);
+    await gate.flush();
+    expect(devices.single).toBe(0);
+    expect(devices.batches).toEqual([4]);
+    const stats = (await devices.getDevice(ALICE, 'D1'))!.stats;
+    expect(stats).toMatchObject({
+      syncCount: 1,
+      pingCount: 1,
+      itemsSent: 3,
+      bytesIn: 15,
+      lastCommand: 'Ping',
+    });
+    expect((await devices.getDevice(ALICE, 'D2'))!.stats.pingCount).toBe(1);
+    await gate.flush();
+    expect(devices.batches).toEqual([4]);
+  });
+
+  it('writes a full batch at once and a due one by its timer; failures go to onActivityError', async () => {
+    const devices = new CountingStore();
+    const errors: unknown[] = [];
+    const gate = createPolicyGate({
+      devices,
+      activityBatchMs: 20,
+      maxActivityBatch: 3,
+      withoutPolicy: 'skip',
+      onActivityError: (error) => errors.push(error),
+    });
+    await gate.check(identity, head('Sync'));
+    for (let i = 0; i < 4; i++) await gate.record(head('Sync'), identity, { bytesIn: 1, bytesOut: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(devices.batches).toEqual([3, 1]);
+    expect((await devices.getDevice(ALICE, 'D1'))!.stats.syncCount).toBe(4);
+    devices.recordSyncs = async () => {
+      throw new Error('database down');
+    };
+    await gate.record(head('Sync'), identity, { bytesIn: 1, bytesOut: 1 });
+    await gate.flush();
+    expect(errors).toHaveLength(1);
+  });
+
+  it('without activityBatchMs records each request before answering, one recordSync each', async () => {
+    const devices = new CountingStore();
+    const gate = createPolicyGate({ devices, withoutPolicy: 'skip' });
+    await gate.check(identity, head('Sync'));
+    await gate.record(head('Sync'), identity, { bytesIn: 1, bytesOut: 1 });
+    expect(devices.single).toBe(1);
+    expect((await devices.getDevice(ALICE, 'D1'))!.stats.syncCount).toBe(1);
+  });
+});

@@ -3,10 +3,12 @@ import {
   checkInDevice,
   type Device,
   type DeviceAccess,
+  type DeviceActivity,
   type DeviceStore,
   defaultPolicy,
   evaluateAccess,
   type PolicyVersion,
+  recordActivities,
 } from '@easkit/policy';
 import { element, type WbxmlElement } from '@easkit/wbxml';
 import type { EasCommandName } from './commands.js';
@@ -104,6 +106,18 @@ export interface PolicyGateOptions {
   readonly withoutPolicy?: 'provision' | 'skip';
   /** Record each request in the device's statistics (`recordSync`) after it was answered. Default true. */
   readonly recordActivity?: boolean;
+  /**
+   * Collect the statistics of answered requests for this long and write them together
+   * (`recordActivities`: one statement per batch on PostgreSQL), rather than one write per request before its
+   * response goes out. Statistics then show a request up to this much later, and a crash loses at most this
+   * much of them (they are best effort). Default 0: each request is recorded before it is answered. Call
+   * `flush()` before shutting down.
+   */
+  readonly activityBatchMs?: number;
+  /** A batch is written early once it holds this many requests. Default 5,000. */
+  readonly maxActivityBatch?: number;
+  /** Called when writing statistics failed (they are dropped). */
+  readonly onActivityError?: (error: unknown) => void;
   /** The clock for sightings and statistics. Default `new Date()`. */
   readonly now?: () => Date;
 }
@@ -136,6 +150,8 @@ export interface PolicyGate {
     identity: MailboxIdentity,
     activity: { bytesIn: number; bytesOut: number; itemsSent?: number; itemsReceived?: number },
   ): Promise<void>;
+  /** Writes the statistics collected so far (with `activityBatchMs`); never throws. */
+  flush(): Promise<void>;
 }
 
 /** The stamp of the policy a user's devices must hold now: their policy, else the built-in default. */
@@ -162,6 +178,27 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
   const keyExempt = new Set<EasCommandName>(options.keyExempt ?? ['Ping']);
   const withoutPolicy = options.withoutPolicy ?? 'provision';
   const recordActivity = options.recordActivity ?? true;
+  const batchMs = options.activityBatchMs ?? 0;
+  const maxBatch = options.maxActivityBatch ?? 5000;
+  let batch: DeviceActivity[] = [];
+  let batchTimer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const writeBatch = (): Promise<void> => {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = undefined;
+    const records = batch;
+    batch = [];
+    if (records.length > 0) {
+      // One write at a time, in order: a batch never overtakes the one before it.
+      writing = writing.then(() =>
+        recordActivities(devices, records).then(
+          () => undefined,
+          (error) => options.onActivityError?.(error),
+        ),
+      );
+    }
+    return writing;
+  };
   /** user → deviceId → the controllers of that device's running requests */
   const running = new Map<UserId, Map<string, Set<AbortController>>>();
 
@@ -270,16 +307,28 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
 
     async record(head, identity, activity) {
       if (!recordActivity) return;
+      const record: DeviceActivity = {
+        user: identity.userId,
+        deviceId: head.deviceId,
+        activity: { command: head.command, at: now(), ...activity },
+      };
+      if (batchMs > 0) {
+        batch.push(record);
+        if (batch.length >= maxBatch) void writeBatch();
+        else if (!batchTimer) {
+          batchTimer = setTimeout(writeBatch, batchMs);
+          batchTimer.unref?.();
+        }
+        return;
+      }
       try {
-        await devices.recordSync(identity.userId, head.deviceId, {
-          command: head.command,
-          at: now(),
-          ...activity,
-        });
+        await devices.recordSync(record.user, record.deviceId, record.activity);
       } catch {
         // Statistics are best effort: the device may have been removed while its request ran.
       }
     },
+
+    flush: () => writeBatch(),
   };
 }
 
