@@ -26,6 +26,9 @@
 //   --rate=N[,N...]        messages a second (default 100); several values run one write phase each on the
 //                          same waiting devices, each to users not written to before while there are enough
 //   --seconds=N            length of the write phase (default 20)
+//   --warmup=N             seconds of writes at the first rate before the first measured phase, to users the
+//                          measured phases do not write to (default 2): the SMTP pool connects and the servers'
+//                          delivery and wake-up paths are compiled and their statements prepared before timing
 //   --sources=N            client source addresses 127.0.0.1..127.0.0.N (default 8)
 //   --concurrency=N        devices setting up at once per device process (default 48)
 //   --smtp-pool=N          SMTP connections to instance 1 (default 8)
@@ -67,6 +70,7 @@ function option(name, fallback) {
 const sizes = option('devices', '10000').split(',').filter(Boolean).map(Number);
 const rates = option('rate', '100').split(',').filter(Boolean).map(Number);
 const seconds = Number(option('seconds', '20'));
+const warmupSeconds = Number(option('warmup', '2'));
 const sources = Number(option('sources', '8'));
 const concurrency = Number(option('concurrency', '48'));
 const smtpPool = Number(option('smtp-pool', '8'));
@@ -396,6 +400,9 @@ function latencies(writes, wakes) {
   }
   const seen = new Set();
   const result = [];
+  const first = writes[0]?.started ?? 0n;
+  /** Latencies by the second of the write phase their write started in. */
+  const bySecond = [];
   let unmatched = 0;
   let repeated = 0;
   for (const [device, arrivedText] of wakes) {
@@ -413,9 +420,12 @@ function latencies(writes, wakes) {
       continue;
     }
     seen.add(key);
-    result.push(Number(arrived - match.started) / 1e6);
+    const latency = Number(arrived - match.started) / 1e6;
+    result.push(latency);
+    const second = Number((match.started - first) / 1_000_000_000n);
+    (bySecond[second] ??= []).push(latency);
   }
-  return { values: result.sort((a, b) => a - b), unmatched, repeated };
+  return { values: result.sort((a, b) => a - b), unmatched, repeated, bySecond };
 }
 
 async function run(devices) {
@@ -523,6 +533,14 @@ async function run(devices) {
       maxMessages: Number.POSITIVE_INFINITY,
     });
     let offset = 0;
+    if (warmupSeconds > 0 && rates.length > 0) {
+      const total = Math.round(rates[0] * warmupSeconds);
+      const warm = await writeMail(transport, order.slice(order.length - total), total, rates[0]);
+      console.log(
+        `warm-up: ${warm.writes.length} messages at ${rates[0]}/s to users the measured phases do not write to first (not counted)`,
+      );
+      await sleep(1000);
+    }
     for (const rate of rates) {
       const total = Math.round(rate * seconds);
       // Every device Pinging again (the previous phase's Syncs done) before the next phase starts.
@@ -563,7 +581,7 @@ async function run(devices) {
       if (pgStatements) await reportStatements(total);
       const reports = await Promise.all(clients.map((client) => client.ask({ report: true }, 'report')));
       wakes.push(...reports.flatMap((report) => report.wakes));
-      const { values, unmatched, repeated } = latencies(written.writes, wakes);
+      const { values, unmatched, repeated, bySecond } = latencies(written.writes, wakes);
       const acks = written.writes
         .filter((write) => write.acked !== undefined)
         .map((write) => Number(write.acked - write.started) / 1e6)
@@ -580,6 +598,9 @@ async function run(devices) {
       console.log('|---:|---:|---:|---:|---:|---:|---:|');
       console.log(
         `| ${ok} | ${written.writes.length} | ${values.length} / ${expected} | ${fmt(percentile(values, 50), 2)} | ${fmt(percentile(values, 90), 2)} | ${fmt(percentile(values, 99), 2)} | ${fmt(values.at(-1), 2)} |`,
+      );
+      console.log(
+        `slowest answer by second of the write phase (ms): ${bySecond.map((list) => fmt(Math.max(...(list ?? [])), 0)).join(' ')}`,
       );
       console.log(
         `SMTP acknowledgement (message stored on instance 1): p50 ${fmt(percentile(acks, 50), 2)} ms, p99 ${fmt(percentile(acks, 99), 2)} ms, max ${fmt(acks.at(-1), 2)} ms; ` +
