@@ -20,9 +20,10 @@ export interface JwtAuthenticatorOptions {
   /** Allowed clock difference; default 60 s. */
   clockToleranceSec?: number;
   /**
-   * How long a checked token is accepted again without checking its signature or looking up its mailbox (a
-   * device sends the same token with every request); never past the token's `exp`. An account renamed or an
-   * alias removed is noticed within this time. Default 60 s; 0 turns it off.
+   * How long the mailbox a checked token names is remembered (a device sends the same token with every
+   * request): an account renamed or an alias removed is noticed within this time. The token's signature is
+   * checked once until its `exp` (or, without one, for this long). Never past `exp`. Default 60 s; 0 turns both
+   * memories off.
    */
   rememberMs?: number;
   /** At most this many tokens are remembered (oldest forgotten first). Default 100,000. */
@@ -41,26 +42,32 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): EasAuthentic
   const claims = options.claim ? [options.claim] : ['email', 'preferred_username', 'upn'];
   const now = options.now ?? Date.now;
   const rememberMs = options.rememberMs ?? 60_000;
-  const remembered = new ExpiringMap<MailboxIdentity>(
-    rememberMs > 0 ? (options.maxRemembered ?? 100_000) : 0,
-    now,
-  );
+  const maxRemembered = rememberMs > 0 ? (options.maxRemembered ?? 100_000) : 0;
+  // Two memories: a token's signature and claims stay valid until its exp (the keys come from a file read at
+  // start), the mailbox it names is looked up again after rememberMs.
+  const verified = new ExpiringMap<Record<string, unknown>>(maxRemembered, now);
+  const identities = new ExpiringMap<MailboxIdentity>(maxRemembered, now);
   return async (credentials) => {
     if (credentials.scheme !== 'bearer') return undefined;
     const tokenKey = createHash('sha256').update(credentials.token).digest('base64');
-    const known = remembered.get(tokenKey);
+    const known = identities.get(tokenKey);
     if (known) return known;
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(credentials.token, jwks, {
-        issuer: options.issuer,
-        audience: options.audience,
-        clockTolerance: options.clockToleranceSec ?? 60,
-        currentDate: new Date(now()),
-      }));
-    } catch {
-      return undefined;
+    let payload = verified.get(tokenKey);
+    if (!payload) {
+      try {
+        ({ payload } = await jwtVerify(credentials.token, jwks, {
+          issuer: options.issuer,
+          audience: options.audience,
+          clockTolerance: options.clockToleranceSec ?? 60,
+          currentDate: new Date(now()),
+        }));
+      } catch {
+        return undefined;
+      }
     }
+    // Not past exp: the token would be refused from then on (the clock tolerance only excuses skew).
+    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
+    verified.set(tokenKey, payload, expiresAt === Number.POSITIVE_INFINITY ? now() + rememberMs : expiresAt);
     const name = claims
       .map((claim) => payload[claim])
       .find((value): value is string => typeof value === 'string');
@@ -71,9 +78,7 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): EasAuthentic
       userId: user.id,
       addresses: [user.primarySmtpAddress, ...user.aliases],
     };
-    // Not past exp: the token would be refused from then on (the clock tolerance only excuses skew).
-    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
-    remembered.set(tokenKey, identity, Math.min(now() + rememberMs, expiresAt));
+    identities.set(tokenKey, identity, Math.min(now() + rememberMs, expiresAt));
     return identity;
   };
 }

@@ -143,5 +143,22 @@ describe('remembered logins', () => {
     clock = expiresAt * 1000 + 1;
     expect(await authenticate(bearer)).toBeUndefined();
     expect(await authenticate({ scheme: 'bearer', token: `${token}x` })).toBeUndefined();
+
+    // A long-lived token: its mailbox is looked up again after 60 s, and follows an alias change then.
+    clock = Date.now();
+    const longLived = await new SignJWT({ email: 'a@example.com' })
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setIssuer('iss')
+      .setAudience('aud')
+      .setExpirationTime(Math.floor(clock / 1000) + 3600)
+      .sign(privateKey);
+    const lookups = counts.lookups;
+    expect((await authenticate({ scheme: 'bearer', token: longLived }))?.userId).toBe('u1');
+    await mailbox.updateUser('u1', { aliases: [] });
+    expect((await authenticate({ scheme: 'bearer', token: longLived }))?.userId).toBe('u1');
+    expect(counts.lookups).toBe(lookups + 1);
+    clock += 60_001;
+    expect(await authenticate({ scheme: 'bearer', token: longLived })).toBeUndefined();
+    expect(counts.lookups).toBe(lookups + 2);
   });
 });

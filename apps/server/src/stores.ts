@@ -160,6 +160,9 @@ function openRedis(config: ServerConfig, logger: Logger) {
     client,
     subscriber,
     keyPrefix,
+    // A woken device Syncs and Pings again within a second or two: its user's channel stays subscribed
+    // meanwhile, rather than an UNSUBSCRIBE and a SUBSCRIBE per wake-up.
+    releaseDelayMs: 10_000,
     onError: (error) => logger.warn({ err: error }, 'push listener failed'),
   });
   const syncState =

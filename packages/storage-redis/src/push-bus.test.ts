@@ -76,6 +76,17 @@ describe.skipIf(!available)('RedisPushBus', () => {
       capabilities: { immediateDelivery: false },
     });
   }
+  runPushBusConformance({
+    name: 'RedisPushBus (sharded, releaseDelayMs 50)',
+    create: ({ onError }) => {
+      const keyPrefix = `${prefix}${checks++}:`;
+      const bus = instance(keyPrefix, { onError, releaseDelayMs: 50 });
+      prefixes.set(bus, keyPrefix);
+      return bus;
+    },
+    createPeer: (bus) => instance(prefixes.get(bus)!),
+    capabilities: { immediateDelivery: false },
+  });
 
   it('keeps generated users apart and carries generated folder ids exactly (braces, quotes, lone surrogates)', async () => {
     const keyPrefix = `${prefix}generated:`;
@@ -124,6 +135,30 @@ describe.skipIf(!available)('RedisPushBus', () => {
     release();
     await until(async () => (await listeners()) === 0, 'the channel to be released');
     assert.deepEqual(bus.stats(), { users: 0, subscriptions: 0, claims: 0, resyncs: 0 });
+  });
+
+  it('with releaseDelayMs keeps an idle channel that long, and a new wait in time reuses it', async () => {
+    const bus = instance(`${prefix}linger:`, { releaseDelayMs: 300 });
+    const channel = `${prefix}linger:push{"bob@example.com"}`;
+    const listeners = async () =>
+      ((await admin!.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
+    const events: unknown[] = [];
+    const first = await bus.subscribe('bob@example.com', (event) => events.push(event));
+    await first();
+    assert.equal(await listeners(), 1, 'kept after the last subscription ended');
+    assert.equal(bus.stats().users, 1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Back within the delay: the same subscription carries on, and the timer starts again when it ends.
+    const second = await bus.subscribe('bob@example.com', (event) => events.push(event));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(await listeners(), 1, 'still subscribed while the second wait runs');
+    await instance(`${prefix}linger:`).publish('bob@example.com', ['7']);
+    await until(() => events.length === 1, 'the event');
+    await second();
+    await until(async () => (await listeners()) === 0, 'the channel to be released after the delay');
+    assert.deepEqual(bus.stats(), { users: 0, subscriptions: 0, claims: 0, resyncs: 0 });
+    // An event for a user nobody waits for any more reaches nobody.
+    assert.equal(events.length, 1);
   });
 
   it('a publish on one instance wakes a Ping waiting on another, for that user only', async () => {

@@ -43,6 +43,13 @@ export interface RedisPushBusOptions {
   resubscribeBackoffMs?: { initial: number; max: number };
   /** How long a device's claim number is kept after its last claim. Default one day. */
   claimTtlSeconds?: number;
+  /**
+   * How long a user's channel stays subscribed after its last subscription or claim ended. A device's Ping
+   * answer is followed within a second by its Sync and its next Ping; keeping the channel that long spares an
+   * UNSUBSCRIBE and a SUBSCRIBE per wake-up (events for a user nobody waits for meanwhile are dropped). Default 0:
+   * released at once.
+   */
+  releaseDelayMs?: number;
 }
 
 /** Whose requests an administrator's action ends: one device, all devices of a user, or (empty) everyone. */
@@ -61,7 +68,10 @@ export interface InterruptRelay {
 
 /** What a bus holds right now; for tests, health pages and leak checks. */
 export interface RedisPushBusStats {
-  /** Users whose channel this instance subscribes to (each with at least one subscription or claim). */
+  /**
+   * Users whose channel this instance subscribes to: each with at least one subscription or claim, or idle for
+   * less than `releaseDelayMs`.
+   */
   users: number;
   subscriptions: number;
   /** Waits of this instance whose claim is stored in Redis (and not yet withdrawn or superseded). */
@@ -92,6 +102,8 @@ interface Channel {
   readonly claims: Set<Claim>;
   /** Settles when the SUBSCRIBE / SSUBSCRIBE that opened the channel was answered. */
   ready: Promise<void>;
+  /** Set while the channel is idle and waits out `releaseDelayMs`. */
+  releaseTimer?: NodeJS.Timeout | undefined;
 }
 
 const claimScript = new LuaScript('push-claim');
@@ -120,6 +132,7 @@ export class RedisPushBus implements PushBus, DeviceClaims {
   readonly #publishTimeoutMs: number;
   readonly #backoff: { initial: number; max: number };
   readonly #claimTtlSeconds: number;
+  readonly #releaseDelayMs: number;
   readonly #channels = new Map<string, Channel>();
   readonly #interruptHandlers = new Set<(scope: InterruptScope) => void>();
   /** The SUBSCRIBE of the interrupt channel while a relay is active. */
@@ -148,6 +161,7 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 2000;
     this.#backoff = options.resubscribeBackoffMs ?? { initial: 50, max: 5000 };
     this.#claimTtlSeconds = options.claimTtlSeconds ?? 86_400;
+    this.#releaseDelayMs = options.releaseDelayMs ?? 0;
     // The bus subscribes its channels again itself after a reconnect (and so knows when that is done). ioredis'
     // own re-subscribe would only duplicate it, and when Redis refuses it, it leaves an unhandled rejection,
     // which ends a Node process by default. The connection is the bus's alone, so the bus turns that off.
@@ -290,6 +304,7 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     for (const channel of this.#channels.values()) {
       for (const subscription of channel.subscriptions) subscription.active = false;
       for (const claim of channel.claims) claim.active = false;
+      if (channel.releaseTimer) clearTimeout(channel.releaseTimer);
     }
     this.#channels.clear();
     await Promise.all(names.map((name) => this.#unsubscribeCommand(name)));
@@ -309,7 +324,11 @@ export class RedisPushBus implements PushBus, DeviceClaims {
   #acquire(user: UserId): Channel {
     const name = this.#channelName(user);
     const existing = this.#channels.get(name);
-    if (existing) return existing;
+    if (existing) {
+      if (existing.releaseTimer) clearTimeout(existing.releaseTimer);
+      existing.releaseTimer = undefined;
+      return existing;
+    }
     const channel: Channel = {
       user,
       name,
@@ -327,9 +346,18 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     return channel;
   }
 
-  async #releaseIfIdle(channel: Channel): Promise<void> {
+  async #releaseIfIdle(channel: Channel, delayed = false): Promise<void> {
     if (channel.subscriptions.size > 0 || channel.claims.size > 0) return;
     if (this.#channels.get(channel.name) !== channel) return;
+    if (this.#releaseDelayMs > 0 && !delayed) {
+      if (channel.releaseTimer) clearTimeout(channel.releaseTimer);
+      channel.releaseTimer = setTimeout(() => {
+        channel.releaseTimer = undefined;
+        void this.#releaseIfIdle(channel, true);
+      }, this.#releaseDelayMs);
+      channel.releaseTimer.unref?.();
+      return;
+    }
     this.#channels.delete(channel.name);
     await this.#unsubscribeCommand(channel.name);
   }
