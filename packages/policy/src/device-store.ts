@@ -131,7 +131,9 @@ export interface DeviceStore {
   /**
    * Records that a device made a request at `seenAt` (default: now). Creates the device if it is new (policy key
    * 0, policy state `none`, no wipe, zero statistics, `initialAccess`); otherwise updates `deviceType` and every
-   * detail the sighting carries (absent ones stay) and moves `lastSeen` forward. Nothing else changes.
+   * detail the sighting carries (absent ones stay) and moves `lastSeen` forward (a store may leave `lastSeen`
+   * up to 30 s behind when the sighting changes nothing else, to spare a write per request). Nothing else
+   * changes.
    * @throws {InvalidArgumentError} for an empty user, deviceId or deviceType.
    */
   upsertDevice(sighting: DeviceSighting, seenAt?: Date): Promise<{ device: Device; created: boolean }>;

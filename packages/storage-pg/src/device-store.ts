@@ -151,6 +151,9 @@ interface AuditRow {
  * the statement's `WHERE`: of concurrent callers expecting the same state, PostgreSQL lets exactly one change
  * the row. Concurrent first sightings meet in `INSERT ... ON CONFLICT`, which creates the row once.
  *
+ * A sighting that changes nothing but `lastSeen` rewrites the row only when `lastSeen` is more than 30 s old, so a
+ * device's requests do not each cost a write; `lastSeen` is then up to 30 s behind.
+ *
  * Strings are kept as PostgreSQL `text`, which cannot hold U+0000: ids and details containing it are refused
  * with `InvalidArgumentError`. Ids sort by code point (the "C" collation), which is UTF-16 code unit order for
  * every string without characters above U+FFFF.
@@ -180,11 +183,10 @@ export class PgDeviceStore implements DeviceStore {
       access.at ?? null,
     );
     const access$ = [0, 1, 2, 3, 4, 5].map((offset) => `$${accessStart + offset}`);
-    const result = await this.#db.query<DeviceRow>(
-      `${upsertStatement(values, access$)} RETURNING d.*, (d.xmax = 0) AS created`,
+    const row = await this.#sighting<DeviceRow>(
+      `WITH ${sightingCtes(values, access$)} SELECT * FROM seen`,
       params,
     );
-    const row = result.rows[0] as DeviceRow;
     return { device: deviceFromRow(row), created: row.created === true };
   }
 
@@ -195,7 +197,7 @@ export class PgDeviceStore implements DeviceStore {
   async checkIn(sighting: Omit<DeviceSighting, 'initialAccess'>, seenAt?: Date): Promise<DeviceCheckIn> {
     const { params, values } = this.#sightingParams(sighting, seenAt);
     const defaultAccess = "COALESCE((SELECT default_access FROM easkit_device_settings), 'allowed')";
-    const result = await this.#db.query<
+    const row = await this.#sighting<
       DeviceRow & {
         org_eas_enabled: boolean | null;
         org_default_access: string | null;
@@ -209,11 +211,8 @@ export class PgDeviceStore implements DeviceStore {
         gate_policy_allow: boolean;
       }
     >(
-      `WITH up AS (
-         ${upsertStatement(values, [defaultAccess, "'global-default'", 'NULL', 'NULL', 'NULL', 'NULL'])}
-         RETURNING d.*, (d.xmax = 0) AS created
-       )
-       SELECT up.*,
+      `WITH ${sightingCtes(values, [defaultAccess, "'global-default'", 'NULL', 'NULL', 'NULL', 'NULL'])}
+       SELECT seen.*,
               s.eas_enabled AS org_eas_enabled, s.default_access AS org_default_access,
               (SELECT eas_enabled FROM easkit_user_eas WHERE user_id = $1) AS user_eas_enabled,
               (SELECT COALESCE(json_agg(r ORDER BY r.priority DESC, r.id), '[]'::json)
@@ -221,13 +220,12 @@ export class PgDeviceStore implements DeviceStore {
               p.id AS gate_policy_id, p.name AS gate_policy_name, p.settings AS gate_policy_settings,
               p.version AS gate_policy_version, p.updated_at AS gate_policy_updated_at,
               p.allow_non_provisionable_devices AS gate_policy_allow
-         FROM up
+         FROM seen
          LEFT JOIN easkit_device_settings s ON true
          LEFT JOIN easkit_policies p ON p.id = COALESCE(
            (SELECT policy_id FROM easkit_policy_assignments WHERE user_id = $1), s.default_policy_id)`,
       params,
     );
-    const row = result.rows[0]!;
     return {
       device: deviceFromRow(row),
       created: row.created === true,
@@ -249,6 +247,18 @@ export class PgDeviceStore implements DeviceStore {
               allow_non_provisionable_devices: row.gate_policy_allow,
             }),
     };
+  }
+
+  /**
+   * Runs a sighting statement. It finds no row only when the device was created by another statement that
+   * committed after this one took its snapshot, with nothing for this one to change: run again, it sees it.
+   */
+  async #sighting<Row extends DeviceRow>(text: string, params: unknown[]): Promise<Row> {
+    for (let attempt = 1; ; attempt++) {
+      const row = (await this.#db.query<Row>(text, params)).rows[0];
+      if (row) return row;
+      if (attempt === 3) throw new Error('a device sighting found no row three times');
+    }
   }
 
   /** The checked parameters of a sighting ($1 user, $2 deviceId, $3 deviceType, $4 seen, then the details). */
@@ -916,21 +926,38 @@ function deviceFromRow(row: DeviceRow): Device {
   return device;
 }
 
+/** A sighting of a known device with nothing new in it rewrites the row only when lastSeen is this much older. */
+const LAST_SEEN_RESOLUTION = '30 seconds';
+
 /**
- * The device upsert of a sighting whose parameters `#sightingParams` made, with the access of a new device given
- * as six SQL expressions (state, reason, rule, note, by, at). `xmax = 0` holds for a row the statement inserted,
- * not for one it updated: that is `created`.
+ * The CTEs `up` and `seen` of a sighting whose parameters `#sightingParams` made, with the access of a new
+ * device given as six SQL expressions (state, reason, rule, note, by, at). `seen` is the device row as the
+ * statement leaves it, with `created`. A known device's row is only rewritten when the sighting changes its
+ * type or a detail, or moves lastSeen on by more than {@link LAST_SEEN_RESOLUTION}: most requests of a device
+ * then cost no write (no WAL, no dead row). `xmax = 0` holds for a row the statement inserted, not for one it
+ * updated: that is `created`.
  */
-function upsertStatement(detailParams: readonly string[], access: readonly string[]): string {
+function sightingCtes(detailParams: readonly string[], access: readonly string[]): string {
   const detailColumns = DEVICE_DETAIL_NAMES.map((name) => DETAIL_COLUMNS[name]);
-  return `INSERT INTO easkit_devices AS d (user_id, device_id, device_type, first_seen, last_seen,
+  return `up AS (
+       INSERT INTO easkit_devices AS d (user_id, device_id, device_type, first_seen, last_seen,
          ${detailColumns.join(', ')},
          access_state, access_reason, access_rule_id, access_note, access_by, access_at)
        VALUES ($1, $2, $3, $4, $4, ${detailParams.join(', ')}, ${access.join(', ')})
        ON CONFLICT (user_id, device_id) DO UPDATE SET
          device_type = EXCLUDED.device_type,
          ${detailColumns.map((column) => `${column} = COALESCE(EXCLUDED.${column}, d.${column})`).join(',\n')},
-         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)`;
+         last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)
+       WHERE d.device_type IS DISTINCT FROM EXCLUDED.device_type
+          OR ${detailColumns.map((column) => `(EXCLUDED.${column} IS NOT NULL AND EXCLUDED.${column} IS DISTINCT FROM d.${column})`).join('\n          OR ')}
+          OR EXCLUDED.last_seen > d.last_seen + interval '${LAST_SEEN_RESOLUTION}'
+       RETURNING d.*, (d.xmax = 0) AS created
+     ), seen AS (
+       SELECT * FROM up
+       UNION ALL
+       SELECT d.*, false AS created FROM easkit_devices d
+        WHERE d.user_id = $1 AND d.device_id = $2 AND NOT EXISTS (SELECT 1 FROM up)
+     )`;
 }
 
 /** An id that a row can have: anything else names no device. */
