@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { EasAuthenticator, MailboxIdentity } from '@easkit/eas-commands';
 import type { MailboxStore, User } from '@easkit/mailbox';
@@ -35,7 +34,11 @@ export interface RequestScope {
   userId?: string;
 }
 
-export const requestScope = new AsyncLocalStorage<RequestScope>();
+/** The scope a request of this server carries as its `context` (see `EasHttpRequest.context`). */
+export function scopeOf(request: { readonly context?: unknown } | undefined): RequestScope | undefined {
+  const context = request?.context;
+  return typeof context === 'object' && context !== null ? (context as RequestScope) : undefined;
+}
 
 export interface AuthenticatorOptions {
   mailbox: MailboxStore;
@@ -81,9 +84,9 @@ export function createAuthenticator(options: AuthenticatorOptions): EasAuthentic
   const failedAt = new ExpiringMap<number>(maxRemembered, now);
   // Keys are HMACs under a per-process random key: the map never holds a password.
   const rememberKey = randomBytes(32);
-  return async (credentials) => {
+  return async (credentials, request) => {
     if (credentials.scheme !== 'basic') return undefined;
-    const scope = requestScope.getStore();
+    const scope = scopeOf(request);
     const account = credentials.username;
     const deviceId = scope?.deviceId ?? '';
     const loginKey = createHmac('sha256', rememberKey)

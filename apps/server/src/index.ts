@@ -3,8 +3,8 @@ export {
   createAuthenticator,
   identityOf,
   type RequestScope,
-  requestScope,
   resolveAccount,
+  scopeOf,
 } from './authenticator.js';
 export { autodiscoverJson, autodiscoverXml } from './autodiscover.js';
 export {

@@ -85,9 +85,9 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): EasAuthentic
 
 /** Tries each authenticator in turn; the first identity wins. */
 export function firstAuthenticator(...authenticators: EasAuthenticator[]): EasAuthenticator {
-  return async (credentials) => {
+  return async (credentials, request) => {
     for (const authenticate of authenticators) {
-      const identity = await authenticate(credentials);
+      const identity = await authenticate(credentials, request);
       if (identity) return identity;
     }
     return undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MemoryMailboxStore } from '@easkit/mailbox';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createAuthenticator, requestScope } from './authenticator.js';
+import { createAuthenticator } from './authenticator.js';
 import { jwtAuthenticator } from './jwt.js';
 import { MemoryLoginThrottle } from './lockout.js';
 import { PasswordDirectory } from './passwords.js';
@@ -23,7 +23,7 @@ async function countingMailbox() {
 }
 
 const basic = (username: string, password: string) => ({ scheme: 'basic' as const, username, password });
-const onDevice = <T>(deviceId: string, work: () => Promise<T>) => requestScope.run({ deviceId }, work);
+const onDevice = (deviceId: string) => ({ context: { deviceId } });
 
 describe('remembered logins', () => {
   it('accepts a Basic login checked moments ago without looking it up again, per account, password and device', async () => {
@@ -38,26 +38,26 @@ describe('remembered logins', () => {
       now: () => clock,
     });
 
-    const first = await onDevice('D1', () => authenticate(basic('ann@example.com', 'right')));
+    const first = await authenticate(basic('ann@example.com', 'right'), onDevice('D1'));
     expect(first?.userId).toBe('u1');
     expect(counts.lookups).toBe(1);
     for (let i = 0; i < 5; i++) {
-      expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'right')))).toEqual(first);
+      expect(await authenticate(basic('ann@example.com', 'right'), onDevice('D1'))).toEqual(first);
     }
     expect(counts.lookups).toBe(1);
 
     // Another device, another spelling of the account, or a wrong password: checked afresh.
-    expect((await onDevice('D2', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
-    expect((await onDevice('D1', () => authenticate(basic('a@example.com', 'right'))))?.userId).toBe('u1');
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'wrong')))).toBeUndefined();
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D2')))?.userId).toBe('u1');
+    expect((await authenticate(basic('a@example.com', 'right'), onDevice('D1')))?.userId).toBe('u1');
+    expect(await authenticate(basic('ann@example.com', 'wrong'), onDevice('D1'))).toBeUndefined();
     expect(counts.lookups).toBe(4);
     // Failed logins are never remembered.
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'wrong')))).toBeUndefined();
+    expect(await authenticate(basic('ann@example.com', 'wrong'), onDevice('D1'))).toBeUndefined();
     expect(counts.lookups).toBe(5);
 
     // After 60 s the login is checked again.
     clock += 60_001;
-    expect((await onDevice('D1', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D1')))?.userId).toBe('u1');
     expect(counts.lookups).toBe(6);
   });
 
@@ -66,12 +66,12 @@ describe('remembered logins', () => {
     const passwords = new PasswordDirectory();
     await passwords.setPassword('u1', 'old');
     const authenticate = createAuthenticator({ mailbox, passwords, defaultDomain: undefined });
-    expect((await onDevice('D1', () => authenticate(basic('ann@example.com', 'old'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'old'), onDevice('D1')))?.userId).toBe('u1');
     await passwords.setPassword('u1', 'new');
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'old')))).toBeUndefined();
-    expect((await onDevice('D1', () => authenticate(basic('ann@example.com', 'new'))))?.userId).toBe('u1');
+    expect(await authenticate(basic('ann@example.com', 'old'), onDevice('D1'))).toBeUndefined();
+    expect((await authenticate(basic('ann@example.com', 'new'), onDevice('D1')))?.userId).toBe('u1');
     await passwords.removePassword('u1');
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'new')))).toBeUndefined();
+    expect(await authenticate(basic('ann@example.com', 'new'), onDevice('D1'))).toBeUndefined();
   });
 
   it('a failure on the account and device ends the memory, so a lockout still refuses the right password', async () => {
@@ -90,16 +90,16 @@ describe('remembered logins', () => {
       defaultDomain: undefined,
       now: () => clock,
     });
-    expect((await onDevice('D1', () => authenticate(basic('Ann@example.com', 'right'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('Ann@example.com', 'right'), onDevice('D1')))?.userId).toBe('u1');
     clock += 1;
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'guess1')))).toBeUndefined();
-    expect(await onDevice('D1', () => authenticate(basic('ann@example.com', 'guess2')))).toBeUndefined();
+    expect(await authenticate(basic('ann@example.com', 'guess1'), onDevice('D1'))).toBeUndefined();
+    expect(await authenticate(basic('ann@example.com', 'guess2'), onDevice('D1'))).toBeUndefined();
     clock += 1;
-    expect(await onDevice('D1', () => authenticate(basic('Ann@example.com', 'right')))).toBeUndefined();
+    expect(await authenticate(basic('Ann@example.com', 'right'), onDevice('D1'))).toBeUndefined();
     // Another device of the same account is not locked and keeps its memory.
-    expect((await onDevice('D2', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D2')))?.userId).toBe('u1');
     const lookups = counts.lookups;
-    expect((await onDevice('D2', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D2')))?.userId).toBe('u1');
     expect(counts.lookups).toBe(lookups);
   });
 
@@ -108,8 +108,8 @@ describe('remembered logins', () => {
     const passwords = new PasswordDirectory();
     await passwords.setPassword('u1', 'right');
     const authenticate = createAuthenticator({ mailbox, passwords, defaultDomain: undefined, rememberMs: 0 });
-    expect((await onDevice('D1', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
-    expect((await onDevice('D1', () => authenticate(basic('ann@example.com', 'right'))))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D1')))?.userId).toBe('u1');
+    expect((await authenticate(basic('ann@example.com', 'right'), onDevice('D1')))?.userId).toBe('u1');
     expect(counts.lookups).toBe(2);
   });
 

@@ -20,7 +20,7 @@ import {
 import type { MailboxStore } from '@easkit/mailbox';
 import { decode, toXml } from '@easkit/wbxml';
 import type { Logger } from 'pino';
-import { createAuthenticator, type RequestScope, requestScope } from './authenticator.js';
+import { createAuthenticator, type RequestScope, scopeOf } from './authenticator.js';
 import {
   AUTODISCOVER_JSON_PATH,
   AUTODISCOVER_XML_PATH,
@@ -174,7 +174,7 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
     handler: debugUsers
       ? async (request) => {
           const response = await handler(request);
-          const userId = requestScope.getStore()?.userId;
+          const userId = scopeOf(request)?.userId;
           if (userId !== undefined && debugUsers.has(userId)) {
             logger.info(
               {
@@ -192,7 +192,10 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
       : handler,
     maxBodyBytes: config.server.maxBodyBytes,
     onError: (error) => logger.error({ err: error }, 'adapter failure'),
+    context: (request) => scopes.get(request),
   });
+  /** Each request's scope, from the router to the authenticator (passed along, not in AsyncLocalStorage). */
+  const scopes = new WeakMap<IncomingMessage, RequestScope>();
   let origin = '';
 
   const listener = (request: IncomingMessage, response: ServerResponse) => {
@@ -201,12 +204,11 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
     const scope: RequestScope = {};
     const address = clientAddress(request, config.server.trustProxy);
     if (address !== undefined) scope.remoteAddress = address;
-    requestScope.run(scope, () => {
-      void route(request, response, url, path, scope).catch((error: unknown) => {
-        logger.error({ err: error, path }, 'request failed');
-        if (!response.headersSent) send(response, 500, { 'Content-Type': 'text/plain' }, 'internal error\n');
-        else response.destroy();
-      });
+    scopes.set(request, scope);
+    void route(request, response, url, path, scope).catch((error: unknown) => {
+      logger.error({ err: error, path }, 'request failed');
+      if (!response.headersSent) send(response, 500, { 'Content-Type': 'text/plain' }, 'internal error\n');
+      else response.destroy();
     });
   };
 
@@ -238,7 +240,7 @@ export async function startEasServer(parts: EasServerParts): Promise<RunningServ
           'request too large\n',
         );
       const answer = await autodiscoverXml(request, body, {
-        authenticate,
+        authenticate: (credentials) => authenticate(credentials, { context: scope }),
         easUrl: (incoming) => easUrlFor(incoming, config, origin),
         displayName: async (identity) => (await parts.mailbox.getUser(identity.userId)).displayName,
       });

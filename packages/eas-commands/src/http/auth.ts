@@ -5,11 +5,21 @@ export type EasCredentials =
   | { readonly scheme: 'basic'; readonly username: string; readonly password: string }
   | { readonly scheme: 'bearer'; readonly token: string };
 
+/** What an authenticator is told about the request besides its credentials. */
+export interface EasAuthenticationRequest {
+  /** The application's own value for this request (`EasHttpRequest.context`), e.g. the client's address. */
+  readonly context?: unknown;
+}
+
 /**
  * Decides who a request is. Returns the account's identity, or undefined when the credentials are wrong (the
  * client then gets 401). Implementations must take about the same time for unknown users and wrong passwords.
+ * The handler passes the request as the second argument, so that an authenticator can read its `context`.
  */
-export type EasAuthenticator = (credentials: EasCredentials) => Promise<MailboxIdentity | undefined>;
+export type EasAuthenticator = (
+  credentials: EasCredentials,
+  request?: EasAuthenticationRequest,
+) => Promise<MailboxIdentity | undefined>;
 
 /** Reads an `Authorization` header; undefined when it is absent or not one of the two schemes. */
 export function parseAuthorization(header: string | undefined): EasCredentials | undefined {

@@ -177,7 +177,7 @@ export function createEasHandler(
       }
       const credentials = parseAuthorization(request.headers.authorization);
       if (!credentials) throw new EasHttpError(401, 'authentication required', challenge);
-      identity = await options.authenticate(credentials);
+      identity = await options.authenticate(credentials, request);
       if (!identity) throw new EasHttpError(401, 'wrong credentials', challenge);
       if (method === 'OPTIONS') {
         const answer = optionsResponse(offer);

@@ -14,6 +14,8 @@ export interface NodeAdapterOptions {
   readonly gzipMinBytes?: number;
   /** Called when the handler throws; the client gets a bare 500. */
   readonly onError?: (error: unknown, request: IncomingMessage) => void;
+  /** The `context` of each request (see `EasHttpRequest.context`). */
+  readonly context?: (request: IncomingMessage) => unknown;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -66,6 +68,7 @@ export function createNodeListener(
           headers,
           body,
           signal: gone.signal,
+          ...(options.context ? { context: options.context(req) } : {}),
         });
       } catch (error) {
         options.onError?.(error, req);

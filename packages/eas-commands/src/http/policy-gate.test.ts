@@ -1,4 +1,4 @@
-import { MemoryDeviceStore, policySettings } from '@easkit/policy';
+import { type DeviceActivity, MemoryDeviceStore, policySettings } from '@easkit/policy';
 import type { ProtocolVersion } from '@easkit/wbxml';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -498,7 +498,7 @@ describe('statistics in batches (activityBatchMs)', () => {
       this.single++;
       return super.recordSync(...args);
     }
-    async recordSyncs(records: Parameters<NonNullable<MemoryDeviceStore['recordSyncs']>>[0]) {
+    async recordSyncs(records: readonly DeviceActivity[]) {
       this.batches.push(records.length);
       let applied = 0;
       for (const record of records) {
