@@ -31,6 +31,42 @@ function suite(name: string, open: () => Promise<TestDatabase>) {
     },
   });
 
+  it('writes a known device only when a sighting changes something or lastSeen is over 30 s old', async () => {
+    await reset(target);
+    const store = new PgDeviceStore({ database: target.database });
+    const version = async () =>
+      (
+        await target.database.query<{ xmin: string; xmax: string }>(
+          `SELECT xmin::text AS xmin, xmax::text AS xmax FROM easkit_devices WHERE user_id = 'w@x' AND device_id = 'D'`,
+        )
+      ).rows[0];
+    const t0 = Date.parse('2026-03-01T08:00:00.000Z');
+    const sighting = { user: 'w@x', deviceId: 'D', deviceType: 'iPhone', model: 'm1' };
+    expect((await store.checkIn(sighting, new Date(t0))).created).toBe(true);
+    const written = await version();
+    // Within 30 s and nothing new: the row is read, not written or even locked.
+    const quiet = await store.checkIn(sighting, new Date(t0 + 20_000));
+    expect(quiet.created).toBe(false);
+    expect(quiet.device.lastSeen.getTime()).toBe(t0);
+    expect((await store.upsertDevice({ ...sighting, model: undefined }, new Date(t0 + 25_000))).created).toBe(
+      false,
+    );
+    expect(await version()).toEqual(written);
+    // A changed detail, or lastSeen 30 s behind, writes.
+    expect((await store.checkIn({ ...sighting, model: 'm2' }, new Date(t0 + 26_000))).device.model).toBe(
+      'm2',
+    );
+    const changed = await version();
+    expect(changed).not.toEqual(written);
+    const later = await store.checkIn({ ...sighting, model: 'm2' }, new Date(t0 + 60_000));
+    expect(later.device.lastSeen.getTime()).toBe(t0 + 60_000);
+    expect(await version()).not.toEqual(changed);
+    expect(
+      (await store.upsertDevice({ ...sighting, deviceType: 'iPad' }, new Date(t0 + 61_000))).device
+        .deviceType,
+    ).toBe('iPad');
+  });
+
   it('keeps generated device details exactly, and refuses U+0000 before writing anything', async () => {
     await reset(target);
     const store = new PgDeviceStore({ database: target.database });

@@ -250,8 +250,8 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   /**
-   * Runs a sighting statement. It finds no row only when the device was created by another statement that
-   * committed after this one took its snapshot, with nothing for this one to change: run again, it sees it.
+   * Runs a sighting statement. Every path of it yields the row; the retry only guards against a device removed
+   * and written again between the statement's snapshot and its insert.
    */
   async #sighting<Row extends DeviceRow>(text: string, params: unknown[]): Promise<Row> {
     for (let attempt = 1; ; attempt++) {
@@ -930,33 +930,36 @@ function deviceFromRow(row: DeviceRow): Device {
 const LAST_SEEN_RESOLUTION = '30 seconds';
 
 /**
- * The CTEs `up` and `seen` of a sighting whose parameters `#sightingParams` made, with the access of a new
+ * The CTEs `cur`, `up` and `seen` of a sighting whose parameters `#sightingParams` made, with the access of a new
  * device given as six SQL expressions (state, reason, rule, note, by, at). `seen` is the device row as the
- * statement leaves it, with `created`. A known device's row is only rewritten when the sighting changes its
- * type or a detail, or moves lastSeen on by more than {@link LAST_SEEN_RESOLUTION}: most requests of a device
- * then cost no write (no WAL, no dead row). `xmax = 0` holds for a row the statement inserted, not for one it
- * updated: that is `created`.
+ * statement leaves it, with `created`. A known device's row is only written when the sighting changes its type
+ * or a detail, or moves lastSeen on by more than {@link LAST_SEEN_RESOLUTION}: otherwise the INSERT gets no row
+ * at all, so the statement takes no row lock and no transaction id, and writes nothing. `xmax = 0` holds for a
+ * row the statement inserted, not for one it updated: that is `created`.
  */
 function sightingCtes(detailParams: readonly string[], access: readonly string[]): string {
   const detailColumns = DEVICE_DETAIL_NAMES.map((name) => DETAIL_COLUMNS[name]);
-  return `up AS (
+  return `cur AS (
+       SELECT * FROM easkit_devices WHERE user_id = $1 AND device_id = $2
+     ), up AS (
        INSERT INTO easkit_devices AS d (user_id, device_id, device_type, first_seen, last_seen,
          ${detailColumns.join(', ')},
          access_state, access_reason, access_rule_id, access_note, access_by, access_at)
-       VALUES ($1, $2, $3, $4, $4, ${detailParams.join(', ')}, ${access.join(', ')})
+       SELECT $1, $2, $3, $4, $4, ${detailParams.join(', ')}, ${access.join(', ')}
+        WHERE NOT EXISTS (
+          SELECT 1 FROM cur
+           WHERE cur.device_type = $3
+             AND ${detailColumns.map((column, index) => `(${detailParams[index]}::text IS NULL OR ${detailParams[index]}::text = cur.${column})`).join('\n             AND ')}
+             AND $4::timestamptz <= cur.last_seen + interval '${LAST_SEEN_RESOLUTION}')
        ON CONFLICT (user_id, device_id) DO UPDATE SET
          device_type = EXCLUDED.device_type,
          ${detailColumns.map((column) => `${column} = COALESCE(EXCLUDED.${column}, d.${column})`).join(',\n')},
          last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)
-       WHERE d.device_type IS DISTINCT FROM EXCLUDED.device_type
-          OR ${detailColumns.map((column) => `(EXCLUDED.${column} IS NOT NULL AND EXCLUDED.${column} IS DISTINCT FROM d.${column})`).join('\n          OR ')}
-          OR EXCLUDED.last_seen > d.last_seen + interval '${LAST_SEEN_RESOLUTION}'
        RETURNING d.*, (d.xmax = 0) AS created
      ), seen AS (
        SELECT * FROM up
        UNION ALL
-       SELECT d.*, false AS created FROM easkit_devices d
-        WHERE d.user_id = $1 AND d.device_id = $2 AND NOT EXISTS (SELECT 1 FROM up)
+       SELECT cur.*, false AS created FROM cur WHERE NOT EXISTS (SELECT 1 FROM up)
      )`;
 }
 
