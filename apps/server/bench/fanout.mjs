@@ -26,6 +26,9 @@
 //   --rate=N[,N...]        messages a second (default 100); several values run one write phase each on the
 //                          same waiting devices, each to users not written to before while there are enough
 //   --seconds=N            length of the write phase (default 20)
+//   --mailbox-size=N       messages in every Inbox before the devices first sync (default 5; sent over SMTP):
+//                          real mailboxes are not empty, and PostgreSQL plans the servers' statements for the
+//                          tables it sees
 //   --warmup=N             seconds of writes at the first rate before the first measured phase, to users the
 //                          measured phases do not write to (default 2): the SMTP pool connects and the servers'
 //                          delivery and wake-up paths are compiled and their statements prepared before timing
@@ -42,7 +45,7 @@
 //                          the bench prints; open them in Chrome DevTools
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +74,7 @@ const sizes = option('devices', '10000').split(',').filter(Boolean).map(Number);
 const rates = option('rate', '100').split(',').filter(Boolean).map(Number);
 const seconds = Number(option('seconds', '20'));
 const warmupSeconds = Number(option('warmup', '2'));
+const mailboxSize = Number(option('mailbox-size', '5'));
 const sources = Number(option('sources', '8'));
 const concurrency = Number(option('concurrency', '48'));
 const smtpPool = Number(option('smtp-pool', '8'));
@@ -164,6 +168,7 @@ function startThroughBash(args, options) {
 
 async function startServer(number, env, configFile) {
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  if (process.env.BENCH_SERVER_FLAGS) flags.push(...process.env.BENCH_SERVER_FLAGS.split(' '));
   const child = startThroughBash([...flags, serverMain, '--config', configFile], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -172,6 +177,8 @@ async function startServer(number, env, configFile) {
   let hidden = 0;
   let quiet = false;
   const relay = (line) => {
+    if (process.env.BENCH_SERVER_LOG)
+      appendFileSync(`${process.env.BENCH_SERVER_LOG}.${number}`, `${line}\n`);
     if (line.trim() === '' || /listening on/.test(line) || quiet) return;
     if (shown < 10) {
       shown++;
@@ -269,6 +276,16 @@ async function createDatabase() {
   const url = new URL(adminUrl);
   url.pathname = `/${DATABASE}`;
   return url.toString();
+}
+
+async function analyzeDatabase(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
 }
 
 /** Clears pg_stat_statements (--pg-statements) so that the next report covers one write phase only. */
@@ -487,6 +504,38 @@ async function run(devices) {
         (created.firstError ? ` (first error: ${created.firstError})` : ''),
     );
 
+    if (mailboxSize > 0) {
+      started = performance.now();
+      const filler = createTransport({
+        host: '127.0.0.1',
+        port: mailInPort,
+        ignoreTLS: true,
+        pool: true,
+        maxConnections: smtpPool,
+        maxMessages: Number.POSITIVE_INFINITY,
+      });
+      let next = 0;
+      let failedFills = 0;
+      const fill = async () => {
+        for (let n = next++; n < users * mailboxSize; n = next++) {
+          const user = n % users;
+          await filler
+            .sendMail({
+              envelope: { from: 'archive@remote.bench.test', to: [address(user)] },
+              raw:
+                `From: archive@remote.bench.test\r\nTo: ${address(user)}\r\nSubject: earlier mail ${n}\r\n` +
+                `Message-ID: <fill-${n}-${randomUUID()}@remote.bench.test>\r\n\r\nan earlier message\r\n`,
+            })
+            .catch(() => failedFills++);
+        }
+      };
+      await Promise.all(Array.from({ length: smtpPool * 4 }, fill));
+      filler.close();
+      console.log(
+        `mailboxes: ${mailboxSize} messages in each Inbox over SMTP in ${fmt((performance.now() - started) / 1000)} s (${failedFills} failed)`,
+      );
+    }
+
     const ports = [servers[1], servers[2]].map((s) => Number(new URL(s.url).port));
     const processes = Math.ceil(devices / capacity);
     const perProcess = Math.ceil(devices / processes / PER_USER) * PER_USER;
@@ -509,6 +558,10 @@ async function run(devices) {
     const failedSetups = setups.reduce((sum, s) => sum + s.failed, 0);
     const waiting = await settle(servers, ok);
     const setupSeconds = (performance.now() - started) / 1000;
+    // What an operator does after loading a database in bulk: fresh statistics. The servers' prepared statements
+    // were planned while the tables were nearly empty; ANALYZE makes PostgreSQL plan them again (autovacuum would
+    // too, a minute or so later).
+    await analyzeDatabase(databaseUrl);
     console.log(
       `devices: ${clients.length} device process(es) (open-file limit ${readies.map((r) => r.nofile).join(', ')}), ` +
         `${ok} set up (FolderSync, Sync 0, Sync) and ${failedSetups} failed in ${fmt(setupSeconds)} s; ` +
