@@ -41,6 +41,8 @@
 //   --pg-statements        statements per message during the write phase, from pg_stat_statements (the
 //                          PostgreSQL server must preload it and have the extension in the --database
 //                          database; it is reset before each write phase)
+//   Diagnosis: BENCH_SERVER_FLAGS / BENCH_DEVICE_FLAGS add node flags to the servers / device processes (e.g.
+//   `--trace-gc`, `-r ./lag-probe.cjs`), BENCH_SERVER_LOG=<path> appends each server's output to <path>.<n>.
 //   --server-prof          V8 CPU profiles of the three servers (written when they stop) into a directory
 //                          the bench prints; open them in Chrome DevTools
 import { execFileSync, spawn } from 'node:child_process';
@@ -218,9 +220,16 @@ async function startServer(number, env, configFile) {
 }
 
 function startDevices(config) {
-  const child = startThroughBash([path.join(here, 'fanout-devices.mjs'), JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = startThroughBash(
+    [
+      ...(process.env.BENCH_DEVICE_FLAGS ? process.env.BENCH_DEVICE_FLAGS.split(' ') : []),
+      path.join(here, 'fanout-devices.mjs'),
+      JSON.stringify(config),
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const replies = new Map();
   child.on('message', (message) => {
     for (const key of Object.keys(message)) {
@@ -607,6 +616,7 @@ async function run(devices) {
       for (const client of clients) await client.ask({ report: true }, 'report');
       if (pgStatements) await resetStatements();
       const writeStarted = performance.now();
+      const writeStartedAt = new Date().toISOString();
       const written = await writeMail(
         transport,
         order.slice(offset).concat(order.slice(0, offset)),
@@ -617,6 +627,9 @@ async function run(devices) {
       const expected = written.writes.length * PER_USER;
       // Let the last answers arrive: until all are in, or none came for 3 s (at most 60 s).
       const wakes = [];
+      // The first report waits until the last answers are in: serializing the answer times busies the device
+      // process, which would then stamp the answers still arriving late.
+      await sleep(1500);
       let quietSince = performance.now();
       const drainStarted = performance.now();
       for (;;) {
@@ -653,7 +666,7 @@ async function run(devices) {
         `| ${ok} | ${written.writes.length} | ${values.length} / ${expected} | ${fmt(percentile(values, 50), 2)} | ${fmt(percentile(values, 90), 2)} | ${fmt(percentile(values, 99), 2)} | ${fmt(values.at(-1), 2)} |`,
       );
       console.log(
-        `slowest answer by second of the write phase (ms): ${bySecond.map((list) => fmt(Math.max(...(list ?? [])), 0)).join(' ')}`,
+        `slowest answer by second of the write phase (began ${writeStartedAt}) (ms): ${bySecond.map((list) => fmt(Math.max(...(list ?? [])), 0)).join(' ')}`,
       );
       console.log(
         `SMTP acknowledgement (message stored on instance 1): p50 ${fmt(percentile(acks, 50), 2)} ms, p99 ${fmt(percentile(acks, 99), 2)} ms, max ${fmt(acks.at(-1), 2)} ms; ` +
