@@ -449,7 +449,8 @@ function latencies(writes, wakes) {
     const latency = Number(arrived - match.started) / 1e6;
     result.push(latency);
     const second = Number((match.started - first) / 1_000_000_000n);
-    (bySecond[second] ??= []).push(latency);
+    bySecond[second] ??= [];
+    bySecond[second].push(latency);
   }
   return { values: result.sort((a, b) => a - b), unmatched, repeated, bySecond };
 }

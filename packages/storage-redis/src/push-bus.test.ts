@@ -143,13 +143,17 @@ describe.skipIf(!available)('RedisPushBus', () => {
     const listeners = async () =>
       ((await admin!.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
     const events: unknown[] = [];
-    const first = await bus.subscribe('bob@example.com', (event) => events.push(event));
+    const first = await bus.subscribe('bob@example.com', (event) => {
+      events.push(event);
+    });
     await first();
     assert.equal(await listeners(), 1, 'kept after the last subscription ended');
     assert.equal(bus.stats().users, 1);
     await new Promise((resolve) => setTimeout(resolve, 150));
     // Back within the delay: the same subscription carries on, and the timer starts again when it ends.
-    const second = await bus.subscribe('bob@example.com', (event) => events.push(event));
+    const second = await bus.subscribe('bob@example.com', (event) => {
+      events.push(event);
+    });
     await new Promise((resolve) => setTimeout(resolve, 250));
     assert.equal(await listeners(), 1, 'still subscribed while the second wait runs');
     await instance(`${prefix}linger:`).publish('bob@example.com', ['7']);
