@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Database } from '@easkit/storage-pg';
+import { ExpiringMap } from './remembered.js';
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -96,18 +97,18 @@ export class PasswordDirectory {
   readonly #store: CredentialStore;
   readonly #decoy = { salt: randomBytes(16), hash: randomBytes(KEY_LENGTH) };
   readonly #cacheKey = randomBytes(32);
-  readonly #verified = new Map<string, { userId: string; until: number }>();
+  /** Correct (account, password) pairs, with the account's generation when they were checked. */
+  readonly #verified: ExpiringMap<number>;
   /** How often each account's password changed on this instance (absent: never). */
   readonly #generations = new Map<string, number>();
   readonly #ttlMs: number;
-  readonly #maxVerified: number;
   readonly #now: () => number;
 
   constructor(store: CredentialStore = new MemoryCredentialStore(), options: PasswordDirectoryOptions = {}) {
     this.#store = store;
     this.#ttlMs = options.verifiedTtlMs ?? 60_000;
-    this.#maxVerified = options.maxVerified ?? 100_000;
     this.#now = options.now ?? Date.now;
+    this.#verified = new ExpiringMap(this.#ttlMs > 0 ? (options.maxVerified ?? 100_000) : 0, this.#now);
   }
 
   async setPassword(userId: string, password: string): Promise<void> {
@@ -132,9 +133,9 @@ export class PasswordDirectory {
     return this.#generations.get(userId) ?? 0;
   }
 
+  /** Remembered pairs of the account stop counting: their generation no longer matches. */
   #forget(userId: string): void {
     this.#generations.set(userId, this.generation(userId) + 1);
-    for (const [key, entry] of this.#verified) if (entry.userId === userId) this.#verified.delete(key);
   }
 
   async hasPassword(userId: string): Promise<boolean> {
@@ -148,21 +149,15 @@ export class PasswordDirectory {
 
   async verify(userId: string | undefined, password: string): Promise<boolean> {
     const pairKey = userId !== undefined && this.#ttlMs > 0 ? this.#pairKey(userId, password) : undefined;
-    if (pairKey !== undefined) {
-      const remembered = this.#verified.get(pairKey);
-      if (remembered && remembered.until > this.#now()) return true;
-      if (remembered) this.#verified.delete(pairKey);
-    }
+    const generation = userId === undefined ? 0 : this.generation(userId);
+    if (pairKey !== undefined && this.#verified.get(pairKey) === generation) return true;
     const stored = userId === undefined ? undefined : await this.#store.get(userId);
     const entry = stored ?? this.#decoy;
     const hash = await scrypt(password, entry.salt, KEY_LENGTH);
     const valid = timingSafeEqual(hash, entry.hash) && entry !== this.#decoy;
     if (valid && pairKey !== undefined && userId !== undefined) {
-      this.#verified.set(pairKey, { userId, until: this.#now() + this.#ttlMs });
-      if (this.#verified.size > this.#maxVerified) {
-        const oldest = this.#verified.keys().next().value;
-        if (oldest !== undefined) this.#verified.delete(oldest);
-      }
+      // The generation from before the check: a password changed while scrypt ran is not remembered as valid.
+      this.#verified.set(pairKey, generation, this.#now() + this.#ttlMs);
     }
     return valid;
   }
