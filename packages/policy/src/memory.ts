@@ -11,18 +11,19 @@ import {
   type PolicyDocument,
   type PolicyVersion,
 } from './device.js';
-import type {
-  ActivityRecord,
-  AuditEntryInput,
-  AuditPage,
-  AuditQuery,
-  DeviceExpectation,
-  DevicePage,
-  DevicePatch,
-  DeviceSighting,
-  DeviceStore,
-  PolicyAssignment,
-  PolicyInput,
+import {
+  type ActivityRecord,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditQuery,
+  checkActivity,
+  type DeviceExpectation,
+  type DevicePage,
+  type DevicePatch,
+  type DeviceSighting,
+  type DeviceStore,
+  type PolicyAssignment,
+  type PolicyInput,
 } from './device-store.js';
 import {
   DeviceConflictError,
@@ -203,19 +204,8 @@ export class MemoryDeviceStore implements DeviceStore {
   async recordSync(user: UserId, deviceId: string, activity: ActivityRecord): Promise<Device> {
     const device = this.#devices.get(user)?.get(deviceId);
     if (!device) throw new DeviceNotFoundError(user, deviceId);
-    requireId(activity.command, 'command');
-    const at = requireDate(activity.at, 'at');
-    const counts = {
-      itemsSent: activity.itemsSent ?? 0,
-      itemsReceived: activity.itemsReceived ?? 0,
-      bytesIn: activity.bytesIn ?? 0,
-      bytesOut: activity.bytesOut ?? 0,
-    };
-    for (const [name, value] of Object.entries(counts)) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-      }
-    }
+    const counts = checkActivity(activity);
+    const at = counts.at;
     const stats = device.stats;
     stats.itemsSent += counts.itemsSent;
     stats.itemsReceived += counts.itemsReceived;

@@ -410,19 +410,8 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   async recordSync(user: UserId, deviceId: string, activity: ActivityRecord): Promise<Device> {
-    requireId(activity.command, 'command');
-    const at = requireDate(activity.at, 'at');
-    const counts = {
-      itemsSent: activity.itemsSent ?? 0,
-      itemsReceived: activity.itemsReceived ?? 0,
-      bytesIn: activity.bytesIn ?? 0,
-      bytesOut: activity.bytesOut ?? 0,
-    };
-    for (const [name, value] of Object.entries(counts)) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-      }
-    }
+    const counts = checkActivity(activity);
+    const at = counts.at;
     const isSync = activity.command === 'Sync';
     const isPing = activity.command === 'Ping';
     // One UPDATE: the increments and the "latest by time" rules are applied to the row as it is when the

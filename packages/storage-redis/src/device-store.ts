@@ -6,6 +6,7 @@ import {
   type AuditEntryInput,
   type AuditPage,
   type AuditQuery,
+  checkActivity,
   DEVICE_DETAIL_NAMES,
   type Device,
   DeviceConflictError,
@@ -246,19 +247,8 @@ export class RedisDeviceStore implements DeviceStore {
   }
 
   async recordSync(user: UserId, deviceId: string, activity: ActivityRecord): Promise<Device> {
-    requireId(activity.command, 'command');
-    const at = requireDate(activity.at, 'at');
-    const counts = {
-      itemsSent: activity.itemsSent ?? 0,
-      itemsReceived: activity.itemsReceived ?? 0,
-      bytesIn: activity.bytesIn ?? 0,
-      bytesOut: activity.bytesOut ?? 0,
-    };
-    for (const [name, value] of Object.entries(counts)) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-      }
-    }
+    const counts = checkActivity(activity);
+    const at = counts.at;
     return this.#mutateDevice(user, deviceId, false, (device) => {
       if (!device) throw new DeviceNotFoundError(user, deviceId);
       const stats = device.stats;
