@@ -249,16 +249,11 @@ export class PgDeviceStore implements DeviceStore {
     };
   }
 
-  /**
-   * Runs a sighting statement. Every path of it yields the row; the retry only guards against a device removed
-   * and written again between the statement's snapshot and its insert.
-   */
+  /** Runs a sighting statement: every path of it (new, changed or unchanged device) yields the row. */
   async #sighting<Row extends DeviceRow>(text: string, params: unknown[]): Promise<Row> {
-    for (let attempt = 1; ; attempt++) {
-      const row = (await this.#db.query<Row>(text, params)).rows[0];
-      if (row) return row;
-      if (attempt === 3) throw new Error('a device sighting found no row three times');
-    }
+    const row = (await this.#db.query<Row>(text, params)).rows[0];
+    if (!row) throw new Error('a device sighting returned no row');
+    return row;
   }
 
   /** The checked parameters of a sighting ($1 user, $2 deviceId, $3 deviceType, $4 seen, then the details). */
