@@ -100,8 +100,8 @@ class FaultyBus implements PushBus {
 /** Two buses over one hub of subscriptions: a working stand-in for a shared backend. */
 class HubBus implements PushBus {
   constructor(readonly hub: InProcessPushBus = new InProcessPushBus()) {}
-  publish(user: UserId, folderIds: readonly FolderId[]) {
-    return this.hub.publish(user, folderIds);
+  publish(user: UserId, folderIds: readonly FolderId[], modseq?: number) {
+    return this.hub.publish(user, folderIds, modseq);
   }
   subscribe(user: UserId, listener: PushListener) {
     return this.hub.subscribe(user, listener);
@@ -134,6 +134,29 @@ describe('the PushBus conformance checks fail against broken buses', () => {
       'delivers later, sharing the caller’s array',
       () => new FaultyBus({ sharedArray: true }),
     ],
+    [
+      'carries the modseq a publisher gives',
+      'drops the modseq',
+      () =>
+        new (class extends InProcessPushBus {
+          override publish(user: UserId, folderIds: readonly FolderId[]) {
+            return super.publish(user, folderIds);
+          }
+        })(),
+    ],
+    [
+      'carries the modseq a publisher gives',
+      'keeps a modseq on an empty folder list',
+      () =>
+        new (class extends InProcessPushBus {
+          override subscribe(user: UserId, listener: PushListener) {
+            return super.subscribe(user, (event) =>
+              listener(event.folderIds.length === 0 ? { ...event, modseq: 42 } : event),
+            );
+          }
+        })(),
+    ],
+    ['carries the modseq a publisher gives', 'accepts any modseq', () => new FaultyBus()],
     [
       'carries folder ids as published',
       'drops empty folder lists',

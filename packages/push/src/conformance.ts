@@ -239,6 +239,33 @@ export const pushBusChecks: readonly ConformanceCheck[] = [
     },
   },
   {
+    name: 'carries the modseq a publisher gives, and none otherwise',
+    async run(context) {
+      const { bus } = context;
+      const received = inbox(context, ALICE);
+      await bus.subscribe(ALICE, received.listener);
+      await bus.publish(ALICE, ['3'], 41);
+      await bus.publish(ALICE, ['3', '4'], 0);
+      await bus.publish(ALICE, ['3']);
+      await bus.publish(ALICE, [], 42); // an empty list means "re-read everything": no modseq describes it
+      await bus.publish(ALICE, ['5'], Number.MAX_SAFE_INTEGER);
+      await received.waitForCount(5);
+      assert.deepEqual(
+        received.events.map((event) => [event.folderIds, event.modseq]),
+        [
+          [['3'], 41],
+          [['3', '4'], 0],
+          [['3'], undefined],
+          [[], undefined],
+          [['5'], Number.MAX_SAFE_INTEGER],
+        ],
+      );
+      for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
+        await assert.rejects(bus.publish(ALICE, ['3'], bad), TypeError, `modseq ${bad} refused`);
+      }
+    },
+  },
+  {
     name: 'delivers to every subscriber of a user, once per subscription',
     async run(context) {
       const { bus } = context;

@@ -1,6 +1,13 @@
-import type { FolderId, UserId } from '@easkit/mailbox';
+import type { FolderId, Modseq, UserId } from '@easkit/mailbox';
 import { PushBusClosedError } from './errors.js';
-import type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
+import {
+  eventModseq,
+  type PushBus,
+  type PushErrorHandler,
+  type PushEvent,
+  type PushListener,
+  type Unsubscribe,
+} from './push-bus.js';
 
 export interface InProcessPushBusOptions {
   /** Receives what a listener throws or rejects with. Without it such errors are dropped silently. */
@@ -39,10 +46,14 @@ export class InProcessPushBus implements PushBus {
     this.#onError = options.onError;
   }
 
-  async publish(user: UserId, folderIds: readonly FolderId[]): Promise<void> {
+  async publish(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): Promise<void> {
     if (this.#closed) throw new PushBusClosedError('publish');
     checkUser(user);
-    const event: PushEvent = Object.freeze({ user, folderIds: Object.freeze([...folderIds]) });
+    const carried = eventModseq(modseq, folderIds);
+    const frozen = Object.freeze([...folderIds]);
+    const event: PushEvent = Object.freeze(
+      carried === undefined ? { user, folderIds: frozen } : { user, folderIds: frozen, modseq: carried },
+    );
     const queued = this.#delivering.get(user);
     if (queued) {
       // Called from a listener of the same user: finish the current event first.

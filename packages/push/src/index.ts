@@ -6,6 +6,7 @@ export {
   publishingMailbox,
 } from './publishing-mailbox.js';
 export type { PushBus, PushErrorHandler, PushEvent, PushListener, Unsubscribe } from './push-bus.js';
+export { eventModseq } from './push-bus.js';
 export {
   type DeviceClaims,
   WaiterRegistry,

@@ -87,6 +87,28 @@ describe('publishingMailbox', () => {
     ]);
   });
 
+  it('gives every item event the modseq the mutation took, and folder events none', async () => {
+    const { mailbox, events, inbox, archive } = await setUp();
+    const modseqs: number[] = [];
+    let item = await mailbox.createItem('alice', inbox.id, email('one'));
+    modseqs.push(item.modseq);
+    item = await mailbox.updateItem('alice', item.id, { class: 'Email', data: { subject: 'two' } });
+    modseqs.push(item.modseq);
+    item = await mailbox.setReadState('alice', item.id, true);
+    modseqs.push(item.modseq);
+    item = await mailbox.setFlag('alice', item.id, { status: 2 });
+    modseqs.push(item.modseq);
+    item = await mailbox.moveItem('alice', item.id, archive.id);
+    modseqs.push(item.modseq);
+    modseqs.push((await mailbox.deleteItem('alice', item.id)).modseq);
+    await mailbox.updateFolder('alice', archive.id, { displayName: 'Old' });
+    assert.equal(new Set(modseqs).size, modseqs.length, 'one modseq per mutation');
+    assert.deepEqual(
+      events.map((event) => event.modseq),
+      [...modseqs, undefined],
+    );
+  });
+
   it('publishes both folders of a move', async () => {
     const { mailbox, events, inbox, archive } = await setUp();
     const item = await mailbox.createItem('alice', inbox.id, email('one'));

@@ -43,8 +43,9 @@ export interface PublishingMailboxOptions {
 /**
  * Wraps a `MailboxStore` so that every successful mutation announces the user's changed folders on `bus`:
  *
- * - `createItem`, `updateItem`, `setReadState`, `setFlag`, `deleteItem`: the item's folder;
- * - `moveItem`: the source and the destination folder;
+ * - `createItem`, `updateItem`, `setReadState`, `setFlag`, `deleteItem`: the item's folder, with the modseq
+ *   the store returned for the mutation;
+ * - `moveItem`: the source and the destination folder, with the move's modseq;
  * - `createFolder`, `updateFolder`, `deleteFolder`: {@link HIERARCHY_CHANGED} (the empty list).
  *
  * The event is published after the store call has resolved (so a waiter that re-reads the store sees the
@@ -73,9 +74,9 @@ class PublishingMailboxStore implements MailboxStore {
     readonly options: PublishingMailboxOptions,
   ) {}
 
-  async #publish(user: UserId, folderIds: readonly FolderId[]): Promise<void> {
+  async #publish(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): Promise<void> {
     try {
-      await this.bus.publish(user, folderIds);
+      await this.bus.publish(user, folderIds, modseq);
     } catch (error) {
       try {
         this.options.onPublishError?.(error, user, folderIds);
@@ -160,7 +161,7 @@ class PublishingMailboxStore implements MailboxStore {
 
   async createItem(userId: UserId, folderId: FolderId, item: ItemData): Promise<StoredItem> {
     const created = await this.store.createItem(userId, folderId, item);
-    await this.#publish(userId, [created.folderId]);
+    await this.#publish(userId, [created.folderId], created.modseq);
     return created;
   }
 
@@ -171,7 +172,7 @@ class PublishingMailboxStore implements MailboxStore {
     options?: UpdateOptions,
   ): Promise<StoredItem> {
     const updated = await this.store.updateItem(userId, itemId, patch, options);
-    await this.#publish(userId, [updated.folderId]);
+    await this.#publish(userId, [updated.folderId], updated.modseq);
     return updated;
   }
 
@@ -179,26 +180,30 @@ class PublishingMailboxStore implements MailboxStore {
     const folderId = await this.#folderOf(userId, itemId);
     const result = await this.store.deleteItem(userId, itemId);
     // Moved between the read and the delete by someone else: the folder is not known, wake everything.
-    await this.#publish(userId, folderId === undefined ? HIERARCHY_CHANGED : [folderId]);
+    await this.#publish(userId, folderId === undefined ? HIERARCHY_CHANGED : [folderId], result.modseq);
     return result;
   }
 
   async moveItem(userId: UserId, itemId: ItemId, destinationFolderId: FolderId): Promise<StoredItem> {
     const sourceId = await this.#folderOf(userId, itemId);
     const moved = await this.store.moveItem(userId, itemId, destinationFolderId);
-    await this.#publish(userId, sourceId === undefined ? HIERARCHY_CHANGED : [sourceId, moved.folderId]);
+    await this.#publish(
+      userId,
+      sourceId === undefined ? HIERARCHY_CHANGED : [sourceId, moved.folderId],
+      moved.modseq,
+    );
     return moved;
   }
 
   async setReadState(userId: UserId, itemId: ItemId, read: boolean): Promise<StoredItem> {
     const updated = await this.store.setReadState(userId, itemId, read);
-    await this.#publish(userId, [updated.folderId]);
+    await this.#publish(userId, [updated.folderId], updated.modseq);
     return updated;
   }
 
   async setFlag(userId: UserId, itemId: ItemId, flag: EmailFlag | undefined): Promise<StoredItem> {
     const updated = await this.store.setFlag(userId, itemId, flag);
-    await this.#publish(userId, [updated.folderId]);
+    await this.#publish(userId, [updated.folderId], updated.modseq);
     return updated;
   }
 }

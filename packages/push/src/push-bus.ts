@@ -1,4 +1,4 @@
-import type { FolderId, UserId } from '@easkit/mailbox';
+import type { FolderId, Modseq, UserId } from '@easkit/mailbox';
 
 /** One notification: these folders of this user changed. */
 export interface PushEvent {
@@ -10,6 +10,13 @@ export interface PushEvent {
    * regained its connection, because events of the gap may be gone.
    */
   readonly folderIds: readonly FolderId[];
+  /**
+   * The mailbox modseq the change took, when the publisher knew it (`publish`'s third argument); absent
+   * otherwise, and always absent from the re-check event after a reconnect. With it a waiter that holds a
+   * device's cursor for the folders can tell whether the change is news to that device without reading the
+   * store (see `WaitRequest.hasChanges`).
+   */
+  readonly modseq?: Modseq;
 }
 
 /**
@@ -54,10 +61,12 @@ export interface PushBus {
   /**
    * Announces that the given folders of `user` changed. Resolves once the event is handed to the backend (for the
    * in-process bus: once every current listener has been called). The folder list is copied; changing the array
-   * afterwards changes nothing.
+   * afterwards changes nothing. `modseq`, when given, is the modseq the change took in the user's mailbox; every
+   * listener receives it as {@link PushEvent.modseq}. Give it only when all the named folders changed at
+   * exactly that modseq (one mutation), never for an empty folder list.
    * @throws {PushBusClosedError} (as a rejection) after `close()`.
    */
-  publish(user: UserId, folderIds: readonly FolderId[]): Promise<void>;
+  publish(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): Promise<void>;
 
   /**
    * Registers `listener` for the events of `user`. Resolves once the subscription is active: an event published
@@ -70,4 +79,17 @@ export interface PushBus {
   /** Ends every subscription and releases what the bus holds. Idempotent. Connections passed in by the caller
    * stay open: the caller owns them. */
   close(): Promise<void>;
+}
+
+/**
+ * The modseq a `publish` call's event carries: `undefined` when none was given or the folder list is empty (an
+ * empty list means "re-read everything", which no single modseq describes).
+ * @throws {TypeError} when `modseq` is given but is not a non-negative safe integer.
+ */
+export function eventModseq(modseq: Modseq | undefined, folderIds: readonly FolderId[]): Modseq | undefined {
+  if (modseq === undefined) return undefined;
+  if (!Number.isSafeInteger(modseq) || modseq < 0) {
+    throw new TypeError('modseq must be a non-negative safe integer');
+  }
+  return folderIds.length === 0 ? undefined : modseq;
 }

@@ -241,6 +241,46 @@ describe('WaiterRegistry', () => {
     assert.deepEqual(await waiting, { kind: 'changed', folderIds: ['b'] });
   });
 
+  it('passes the newest modseq of each hinted folder, and none once an event of it had none', async () => {
+    const bus = new InProcessPushBus();
+    const registry = new WaiterRegistry({ bus, timers: new ManualTimers() });
+    const calls: Array<[readonly FolderId[] | undefined, Record<string, number> | undefined]> = [];
+    let release: (() => void) | undefined;
+    const waiting = registry.wait({
+      user: 'alice',
+      deviceId: 'phone',
+      folderIds: ['a', 'b', 'c', 'd'],
+      heartbeatMs: 1000,
+      hasChanges: (hint, modseqs) => {
+        calls.push([hint, modseqs === undefined ? undefined : Object.fromEntries(modseqs)]);
+        return new Promise((resolve) => {
+          release = () => resolve([]);
+        });
+      },
+    });
+    await settle();
+    // During the first re-read: merged into one further call.
+    await bus.publish('alice', ['a', 'b'], 7);
+    await bus.publish('alice', ['a'], 5); // older than 7: the newest stays
+    await bus.publish('alice', ['b']); // no modseq: b must be read
+    await bus.publish('alice', ['b'], 9);
+    await bus.publish('alice', ['c', 'x'], 8);
+    release?.();
+    await settle();
+    release?.(); // the merged call finds nothing
+    await settle();
+    // A single event while idle.
+    await bus.publish('alice', ['d'], 11);
+    await settle();
+    assert.deepEqual(calls, [
+      [undefined, undefined],
+      [['a', 'b', 'c'], { a: 7, c: 8 }],
+      [['d'], { d: 11 }],
+    ]);
+    registry.close();
+    assert.deepEqual(await waiting, { kind: 'shutdown' });
+  });
+
   it('rejects the wait when hasChanges fails, and cleans up', async () => {
     const bus = new InProcessPushBus();
     const timers = new ManualTimers();

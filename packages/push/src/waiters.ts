@@ -1,4 +1,4 @@
-import type { FolderId, UserId } from '@easkit/mailbox';
+import type { FolderId, Modseq, UserId } from '@easkit/mailbox';
 import type { PushBus, PushEvent, Unsubscribe } from './push-bus.js';
 
 /** How a wait ended. */
@@ -29,8 +29,17 @@ export interface WaitRequest {
    * `undefined` when every watched folder (and the hierarchy) must be re-read: the first call, and events
    * with an empty folder list. Calls for one wait never overlap; events arriving during a call are merged
    * into one further call. A rejection ends the wait: `wait` rejects with the same error.
+   *
+   * `modseqs` comes with every hint: for each hinted folder whose events (all of them since the previous call)
+   * carried a modseq ({@link PushEvent.modseq}), the highest one. Such a folder has changed at that modseq
+   * and, as far as the bus knows, at no later one, so a caller that holds the device's cursor for it can decide
+   * without reading the store: changed when the modseq is above the cursor. Hinted folders missing from the
+   * map must be read.
    */
-  readonly hasChanges: (hint: readonly FolderId[] | undefined) => Promise<readonly FolderId[]>;
+  readonly hasChanges: (
+    hint: readonly FolderId[] | undefined,
+    modseqs?: ReadonlyMap<FolderId, Modseq>,
+  ) => Promise<readonly FolderId[]>;
   /**
    * Aborted when the waiting request's connection closes: the wait ends at once with `cancelled`, and its
    * timer, registry entry and (when it was the user's last wait) bus subscription go with it.
@@ -85,11 +94,27 @@ interface Waiter {
   done: boolean;
   /** A `hasChanges` call is running. */
   checking: boolean;
-  /** Events came in during the running call: `undefined` = re-read all, an array = these folders. */
-  queued: FolderId[] | undefined | null;
+  /**
+   * Events came in during the running call: `undefined` = re-read all, a map = these folders, each with the
+   * highest modseq its events carried (`null` when one of them carried none).
+   */
+  queued: Hint | undefined | null;
   onAbort: (() => void) | undefined;
   /** Withdraws the wait's cross-instance claim (see `DeviceClaims`). */
   release: (() => void) | undefined;
+}
+
+/** The folders one `hasChanges` call is about, each with its newest event modseq (`null`: not known). */
+type Hint = Map<FolderId, Modseq | null>;
+
+/** Adds the folders of one event to `hint`, keeping the highest modseq, or `null` once one event had none. */
+function addToHint(hint: Hint, folderIds: Iterable<FolderId>, modseq: Modseq | null): Hint {
+  for (const id of folderIds) {
+    const known = hint.get(id);
+    if (known === undefined) hint.set(id, modseq);
+    else if (known !== null) hint.set(id, modseq === null ? null : Math.max(known, modseq));
+  }
+  return hint;
 }
 
 interface UserEntry {
@@ -240,29 +265,37 @@ export class WaiterRegistry {
   }
 
   #onEvent(entry: UserEntry, event: PushEvent): void {
+    const modseq = typeof event.modseq === 'number' ? event.modseq : null;
     for (const waiter of entry.waiters.values()) {
       if (event.folderIds.length === 0) {
         this.#check(waiter, undefined);
         continue;
       }
       const watched = waiter.request.folderIds;
-      const named = [...new Set(event.folderIds)].filter((id) => watched.includes(id));
-      if (named.length > 0) this.#check(waiter, named);
+      const named = event.folderIds.filter((id) => watched.includes(id));
+      if (named.length > 0) this.#check(waiter, addToHint(new Map(), named, modseq));
     }
   }
 
   /** Runs `hasChanges` for a waiter, or queues the hint behind the call already running. */
-  #check(waiter: Waiter, hint: FolderId[] | undefined): void {
+  #check(waiter: Waiter, hint: Hint | undefined): void {
     if (waiter.done) return;
     if (waiter.checking) {
       if (hint === undefined || waiter.queued === undefined) waiter.queued = undefined;
-      else waiter.queued = [...new Set([...(waiter.queued ?? []), ...hint])];
+      else if (waiter.queued === null) waiter.queued = hint;
+      else for (const [id, modseq] of hint) addToHint(waiter.queued, [id], modseq);
       return;
     }
     waiter.checking = true;
     let call: Promise<readonly FolderId[]>;
     try {
-      call = Promise.resolve(waiter.request.hasChanges(hint));
+      if (hint === undefined) {
+        call = Promise.resolve(waiter.request.hasChanges(undefined));
+      } else {
+        const modseqs = new Map<FolderId, Modseq>();
+        for (const [id, modseq] of hint) if (modseq !== null) modseqs.set(id, modseq);
+        call = Promise.resolve(waiter.request.hasChanges([...hint.keys()], modseqs));
+      }
     } catch (error) {
       call = Promise.reject(error);
     }

@@ -73,6 +73,39 @@ function behaviour(open: () => Promise<TestDatabase>) {
     }
   });
 
+  it('carries a modseq as "m", and reads one only when it is a non-negative integer', async () => {
+    const channel = freshChannel();
+    const bus = new PgPushBus({ database: target.database, channel });
+    try {
+      const alice = recorder();
+      await bus.subscribe('alice@example.com', alice.listener);
+      expect(JSON.parse(pushPayload('alice@example.com', ['1'], 7))).toEqual({
+        u: 'alice@example.com',
+        f: ['1'],
+        m: 7,
+      });
+      expect(JSON.parse(pushPayload('alice@example.com', [], 7))).toEqual({ u: 'alice@example.com', f: [] });
+      await bus.publish('alice@example.com', ['1'], 7);
+      // Sent by other programs: an unusable "m" leaves the event without a modseq, never drops it.
+      for (const m of ['"8"', '-1', '1.5', 'null']) {
+        await target.database.query('SELECT pg_notify($1, $2)', [
+          channel,
+          `{"u":"alice@example.com","f":["2"],"m":${m}}`,
+        ]);
+      }
+      await until(() => alice.events.length === 5, 'deliveries');
+      expect(alice.events.map((event) => event.modseq)).toEqual([
+        7,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('wakes subscribers from plain SQL through easkit_notify_push, with the same limits', async () => {
     const channel = freshChannel();
     const bus = new PgPushBus({ database: target.database, channel });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { FolderId, UserId } from '@easkit/mailbox';
+import type { FolderId, Modseq, UserId } from '@easkit/mailbox';
 import {
+  eventModseq,
   type PushBus,
   PushBusClosedError,
   type PushErrorHandler,
@@ -24,7 +25,8 @@ const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 /**
  * The payload of one wake-up on the channel, as JSON text. Three forms, from the most to the least precise:
  *
- * - `{"u": user, "f": [folderIds]}`: these folders of this user changed;
+ * - `{"u": user, "f": [folderIds]}`: these folders of this user changed; with `"m": modseq` when the publisher
+ *   gave the modseq the change took (`PushEvent.modseq`);
  * - `{"u": user, "f": []}`: when the folder list would not fit, "something of this user changed" (a waiter then
  *   re-reads every folder it watches, which is what an empty list means in the `PushBus` contract);
  * - `{"h": sha256-hex of the user id in UTF-8}`: when not even the user id fits; a listener matches it against
@@ -32,8 +34,11 @@ const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
  *
  * Other programs may send the same payloads (the SQL function `easkit_notify_push` builds them).
  */
-export function pushPayload(user: UserId, folderIds: readonly FolderId[]): string {
-  const full = JSON.stringify({ u: user, f: folderIds });
+export function pushPayload(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): string {
+  const carried = eventModseq(modseq, folderIds);
+  const full = JSON.stringify(
+    carried === undefined ? { u: user, f: folderIds } : { u: user, f: folderIds, m: carried },
+  );
   if (Buffer.byteLength(full, 'utf8') <= MAX_PUSH_PAYLOAD_BYTES) return full;
   const short = JSON.stringify({ u: user, f: [] });
   if (Buffer.byteLength(short, 'utf8') <= MAX_PUSH_PAYLOAD_BYTES) return short;
@@ -55,10 +60,10 @@ export async function notifyPush(
   executor: SqlExecutor,
   user: UserId,
   folderIds: readonly FolderId[],
-  options: { channel?: string } = {},
+  options: { channel?: string; modseq?: Modseq } = {},
 ): Promise<void> {
   const channel = checkChannel(options.channel ?? DEFAULT_PUSH_CHANNEL);
-  await executor.query('SELECT pg_notify($1, $2)', [channel, pushPayload(user, folderIds)]);
+  await executor.query('SELECT pg_notify($1, $2)', [channel, pushPayload(user, folderIds, options.modseq)]);
 }
 
 /**
@@ -141,10 +146,13 @@ export class PgPushBus implements PushBus {
     return this.#channel;
   }
 
-  async publish(user: UserId, folderIds: readonly FolderId[]): Promise<void> {
+  async publish(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): Promise<void> {
     if (this.#closed) throw new PushBusClosedError('publish');
     checkUser(user);
-    await notifyPush(this.#database, user, [...folderIds], { channel: this.#channel });
+    await notifyPush(this.#database, user, [...folderIds], {
+      channel: this.#channel,
+      ...(modseq === undefined ? {} : { modseq }),
+    });
   }
 
   async subscribe(user: UserId, listener: PushListener): Promise<Unsubscribe> {
@@ -237,10 +245,11 @@ export class PgPushBus implements PushBus {
       this.#malformed++;
       return;
     }
-    const { u, f, h } = (message ?? {}) as { u?: unknown; f?: unknown; h?: unknown };
+    const { u, f, h, m } = (message ?? {}) as { u?: unknown; f?: unknown; h?: unknown; m?: unknown };
     if (typeof u === 'string' && u !== '') {
       const folderIds = Array.isArray(f) && f.every((id) => typeof id === 'string') ? (f as FolderId[]) : [];
-      this.#deliver(u, folderIds);
+      const modseq = typeof m === 'number' && Number.isSafeInteger(m) && m >= 0 ? m : undefined;
+      this.#deliver(u, folderIds, modseq);
       return;
     }
     if (typeof h === 'string') {
@@ -266,10 +275,15 @@ export class PgPushBus implements PushBus {
     return hash;
   }
 
-  #deliver(user: UserId, folderIds: readonly FolderId[]): void {
+  #deliver(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): void {
     const set = this.#subscriptions.get(user);
     if (!set) return;
-    const event: PushEvent = Object.freeze({ user, folderIds: Object.freeze([...folderIds]) });
+    const frozen = Object.freeze([...folderIds]);
+    const event: PushEvent = Object.freeze(
+      modseq === undefined || frozen.length === 0
+        ? { user, folderIds: frozen }
+        : { user, folderIds: frozen, modseq },
+    );
     // A snapshot: who subscribes during this delivery waits for the next event; who unsubscribes is skipped.
     for (const subscription of [...set]) {
       if (!subscription.active) continue;

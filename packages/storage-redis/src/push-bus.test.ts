@@ -119,6 +119,30 @@ describe.skipIf(!available)('RedisPushBus', () => {
     assert.equal(two.stats().users, 0);
   });
 
+  it('carries the modseq as a trailing object that an older instance reads as a folder nobody watches', async () => {
+    const keyPrefix = `${prefix}modseq:`;
+    const [one, two] = [
+      instance(keyPrefix, { pubsub: 'classic' }),
+      instance(keyPrefix, { pubsub: 'classic' }),
+    ];
+    const raw = open();
+    const payloads: string[] = [];
+    raw.on('pmessage', (_pattern: string, _channel: string, message: string) => void payloads.push(message));
+    await raw.psubscribe(`${keyPrefix}push*`);
+    const events: PushEvent[] = [];
+    await two.subscribe('alice@example.com', (event) => void events.push(event));
+    await one.publish('alice@example.com', ['5', '9'], 12);
+    await one.publish('alice@example.com', ['5']);
+    await until(() => events.length === 2 && payloads.length === 2, 'two events');
+    assert.deepEqual(events, [
+      { user: 'alice@example.com', folderIds: ['5', '9'], modseq: 12 },
+      { user: 'alice@example.com', folderIds: ['5'] },
+    ]);
+    assert.deepEqual(payloads, ['["5","9",{"m":12}]', '["5"]']);
+    // What a receiver that predates the modseq makes of it: the real folders, plus one nobody watches.
+    assert.deepEqual((JSON.parse(payloads[0]!) as unknown[]).map(String), ['5', '9', '[object Object]']);
+  });
+
   it('subscribes to a user only while it has subscriptions or claims', async () => {
     const bus = instance(`${prefix}lifecycle:`);
     const channel = `${prefix}lifecycle:push{"alice@example.com"}`;

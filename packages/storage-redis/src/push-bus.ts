@@ -1,6 +1,7 @@
-import type { FolderId, UserId } from '@easkit/mailbox';
+import type { FolderId, Modseq, UserId } from '@easkit/mailbox';
 import {
   type DeviceClaims,
+  eventModseq,
   type PushBus,
   PushBusClosedError,
   type PushErrorHandler,
@@ -108,12 +109,26 @@ interface Channel {
 
 const claimScript = new LuaScript('push-claim');
 
+/** A folder-list payload as an event: strings are folder ids, a trailing `{"m": modseq}` the change's modseq. */
+function readEvent(user: UserId, payload: unknown[]): PushEvent {
+  const last = payload[payload.length - 1] as { m?: unknown } | null | undefined;
+  const modseq = typeof last === 'object' && last !== null ? last.m : undefined;
+  const carried = typeof modseq === 'number' && Number.isSafeInteger(modseq) && modseq >= 0;
+  const folderIds = Object.freeze(
+    payload.filter((entry) => typeof entry === 'string' || typeof entry === 'number').map(String),
+  );
+  return Object.freeze(
+    carried && folderIds.length > 0 ? { user, folderIds, modseq: modseq as Modseq } : { user, folderIds },
+  );
+}
+
 /**
  * A `PushBus` on Redis pub/sub that fans out across server instances, with cross-instance Ping superseding.
  *
  * - One channel per user (`<prefix>push{<user>}`), subscribed while this instance has a subscription or a claim
  *   for the user and released with the last, so an instance listens to the users it has waits for, and Redis
- *   only sends it their events. The payload is the folder id list as JSON.
+ *   only sends it their events. The payload is the folder id list as JSON, followed by `{"m": modseq}` when the
+ *   publisher gave the change's modseq.
  * - After the subscriber connection was lost (Redis restarted, `CLIENT KILL`, network), the bus subscribes
  *   every channel again as soon as ioredis has reconnected, retrying with back-off, and then delivers an event
  *   with an empty folder list to every subscription: "re-read everything". Waits re-read their stores, so a
@@ -172,10 +187,13 @@ export class RedisPushBus implements PushBus, DeviceClaims {
     this.#subscriber.on('ready', this.#onReady);
   }
 
-  async publish(user: UserId, folderIds: readonly FolderId[]): Promise<void> {
+  async publish(user: UserId, folderIds: readonly FolderId[], modseq?: Modseq): Promise<void> {
     if (this.#closed) throw new PushBusClosedError('publish');
     checkUser(user);
-    const payload = JSON.stringify([...folderIds]);
+    const carried = eventModseq(modseq, folderIds);
+    // The modseq rides as a trailing object: a receiver that predates it turns that into a folder id that
+    // nobody watches, so instances of mixed versions still wake each other during a rolling upgrade.
+    const payload = JSON.stringify(carried === undefined ? [...folderIds] : [...folderIds, { m: carried }]);
     const name = this.#channelName(user);
     const sent = this.#sharded ? this.#client.spublish(name, payload) : this.#client.publish(name, payload);
     await withTimeout(sent, this.#publishTimeoutMs, `publish to ${name}`);
@@ -397,11 +415,7 @@ export class RedisPushBus implements PushBus, DeviceClaims {
       return; // not ours
     }
     if (Array.isArray(parsed)) {
-      const event: PushEvent = Object.freeze({
-        user: channel.user,
-        folderIds: Object.freeze(parsed.map(String)),
-      });
-      this.#deliver(channel, event);
+      this.#deliver(channel, readEvent(channel.user, parsed));
       return;
     }
     const claimed = parsed as { claim?: unknown; n?: unknown } | null;

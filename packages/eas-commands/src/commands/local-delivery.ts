@@ -120,7 +120,9 @@ export async function deliverMessage(
   if (filed.class !== 'Email') throw new Error('delivery filed something other than a message');
   const item = filed;
   if (options.bus) {
-    await options.bus.publish(owner.id, [item.folderId]).catch((error) => options.onError?.(error));
+    await options.bus
+      .publish(owner.id, [item.folderId], item.modseq)
+      .catch((error) => options.onError?.(error));
   }
   for (const hook of options.hooks ?? []) {
     if (!hook.onDelivered) continue;

@@ -6,8 +6,8 @@ import {
   type SyncStateStore,
 } from '@easkit/sync-state';
 import { decode, eas, encode, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
-import { afterEach, describe, expect, it } from 'vitest';
-import { expectLibwbxmlReadsAll, PushTestServer, USERS } from '../../test/harness.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectLibwbxmlReadsAll, PushTestServer, USERS, until } from '../../test/harness.js';
 import { PING_PARAMETERS, type PingCommandOptions, PingStatus, pingCommand } from './ping.js';
 
 const { Ping: P, AirSync: AS, FolderHierarchy: FH } = eas;
@@ -481,13 +481,51 @@ describe('Ping sync-state reads', () => {
     // The first change check used those states: the whole Ping was one read.
     expect(syncState.reads).toHaveLength(1);
 
-    // Woken by a change in the Inbox: the check reads that folder's state afresh, in one more round trip.
+    // Woken by a change in the Inbox: the event carries the change's modseq, which is past the cursor the
+    // Ping read when it started, so neither the sync state nor the mailbox is read again.
     syncState.reads.length = 0;
     const woken = phone.ping(300, ['Inbox']);
     await server.waiting(1);
+    const changes = vi.spyOn(server.memory, 'changes');
     await server.newMail('alice', 'Inbox');
     expect(await woken).toMatchObject({ status: PingStatus.ChangesFound, folders: [inbox] });
-    expect(syncState.reads).toEqual([keys([PING_PARAMETERS, '#hierarchy', inbox]), keys([inbox])]);
+    expect(syncState.reads).toEqual([keys([PING_PARAMETERS, '#hierarchy', inbox])]);
+    expect(changes).not.toHaveBeenCalled();
+  });
+
+  it('keeps waiting, without a read, for an event whose modseq the device already has', async () => {
+    const { server, phone, syncState } = await counted();
+    const inbox = server.folder('alice', 'Inbox');
+    const ping = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    // The cursor the device's last Sync of the Inbox ended at: it has every change up to there.
+    const { nextModseq } = await server.memory.changes(USERS.alice.id, inbox, 0, 1000);
+    const changes = vi.spyOn(server.memory, 'changes');
+    await server.bus.publish(USERS.alice.id, [inbox], nextModseq);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(server.waiters.stats().waiters).toBe(1);
+    expect(changes).not.toHaveBeenCalled();
+    server.timers.fireAll();
+    expect((await ping).status).toBe(PingStatus.HeartbeatExpired);
+    expect(syncState.reads).toHaveLength(1);
+  });
+
+  it('reads the mailbox, with the cursor it holds, for an event without a modseq', async () => {
+    const { server, phone, syncState } = await counted();
+    const inbox = server.folder('alice', 'Inbox');
+    const ping = phone.ping(300, ['Inbox']);
+    await server.waiting(1);
+    const changes = vi.spyOn(server.memory, 'changes');
+    await server.bus.publish(USERS.alice.id, [inbox]); // nothing new: keeps waiting after one read
+    await until(() => changes.mock.calls.length === 1, 'one mailbox read');
+    expect(server.waiters.stats().waiters).toBe(1);
+    // New mail announced by a publisher that gives no modseq (an older bus, another program).
+    const publish = server.bus.publish.bind(server.bus);
+    vi.spyOn(server.bus, 'publish').mockImplementation((user, folderIds) => publish(user, folderIds));
+    await server.newMail('alice', 'Inbox');
+    expect(await ping).toMatchObject({ status: PingStatus.ChangesFound, folders: [inbox] });
+    expect(changes).toHaveBeenCalledTimes(2);
+    expect(syncState.reads).toHaveLength(1);
   });
 
   it('an empty Ping reads the cached parameters and the hierarchy, then its folders', async () => {

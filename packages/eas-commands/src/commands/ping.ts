@@ -114,7 +114,9 @@ function readRequest(body: WbxmlElement | undefined): Partial<PingParameters> {
  *   with neither element is read as an empty Ping.
  * - A change counts relative to what the device was last sent: a folder changed when the mailbox has a change
  *   after the cursor of the device's newest sync key for it (a folder never synced counts from 0). So a change
- *   made before the Ping arrived answers at once (MS-ASCMD 3.1.5.8).
+ *   made before the Ping arrived answers at once (MS-ASCMD 3.1.5.8). While waiting, a bus event that carries
+ *   the change's modseq is compared with the cursors the Ping read when it started, without a read; events
+ *   without one make the Ping read the mailbox.
  * - Status 7 when a watched folder is not in the hierarchy the device holds (or no longer visible), when the
  *   device never ran FolderSync, or when the hierarchy changed since its last FolderSync; also when that
  *   happens during the wait.
@@ -179,6 +181,10 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
       // worst reports a change (or a hierarchy change) the device already has, never misses one: the mailbox
       // is still read after subscribing.
       let prefetched: PrefetchedStates | undefined = { hierarchy, folders: folderStates };
+      // The device's cursors that checks woken by the bus compare against. Only the device's own requests move
+      // them, and one that does so while this Ping waits makes them older, never newer: the worst case is a
+      // change reported that the device already has, which costs it one Sync.
+      let held = folderStates;
       // The registry's first re-read (hint undefined) checks the hierarchy too, so a stale one answers at once.
       let stale = false;
       const outcome: WaitOutcome = await services.waiters.wait({
@@ -187,36 +193,62 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
         folderIds,
         heartbeatMs: heartbeatSec * 1000,
         ...(signal ? { signal } : {}),
-        hasChanges: async (hint) => {
-          const checked = hint ?? folderIds;
-          let hierarchyState: CollectionState | null = null;
+        hasChanges: async (hint, modseqs) => {
+          if (hint !== undefined) return hintedChanges(hint, modseqs);
+          let hierarchyState: CollectionState | null;
           let states: (CollectionState | null)[];
-          if (prefetched !== undefined && hint === undefined) {
+          if (prefetched !== undefined) {
             ({ hierarchy: hierarchyState, folders: states } = prefetched);
+            prefetched = undefined;
           } else {
-            // Later checks (woken by the bus) read afresh, in one batch.
-            const keys = checked.map(folderKey);
-            states = await getStates(
-              services.syncState,
-              hint === undefined ? [hierarchyKey(user, deviceId), ...keys] : keys,
-            );
-            if (hint === undefined) hierarchyState = states.shift() ?? null;
+            // Woken with "re-read everything" (a hierarchy change, a bus reconnect): fresh states, one batch.
+            states = await getStates(services.syncState, [
+              hierarchyKey(user, deviceId),
+              ...folderIds.map(folderKey),
+            ]);
+            hierarchyState = states.shift() ?? null;
           }
-          prefetched = undefined;
-          if (hint === undefined && (await hierarchyStale(user, hierarchyState, folderIds))) {
+          held = states;
+          if (await hierarchyStale(user, hierarchyState, folderIds)) {
             stale = true;
             return folderIds;
           }
           const flags = await Promise.all(
-            checked.map((id, index) => folderChanged(user, id, states[index] ?? null)),
+            folderIds.map((id, index) => folderChanged(user, id, states[index] ?? null)),
           );
           if (flags.includes('gone')) {
             stale = true;
             return folderIds;
           }
-          return checked.filter((_, index) => flags[index] === 'changed');
+          return folderIds.filter((_, index) => flags[index] === 'changed');
         },
       });
+
+      /**
+       * A check for folders a bus event named. A folder whose events carried a modseq changed for the device
+       * when that modseq is past the device's cursor: no read. The others are read from the mailbox.
+       */
+      async function hintedChanges(
+        hint: readonly FolderId[],
+        modseqs: ReadonlyMap<FolderId, number> | undefined,
+      ): Promise<readonly FolderId[]> {
+        const known: FolderId[] = [];
+        const unknown: FolderId[] = [];
+        for (const id of hint) {
+          const modseq = modseqs?.get(id);
+          if (modseq === undefined) unknown.push(id);
+          else if (modseq > cursorOf(held[folderIds.indexOf(id)] ?? null)) known.push(id);
+        }
+        if (known.length > 0 || unknown.length === 0) return known;
+        const flags = await Promise.all(
+          unknown.map((id) => folderChanged(user, id, held[folderIds.indexOf(id)] ?? null)),
+        );
+        if (flags.includes('gone')) {
+          stale = true;
+          return folderIds;
+        }
+        return unknown.filter((_, index) => flags[index] === 'changed');
+      }
       if (outcome.kind !== 'changed') return pingAnswer(PingStatus.HeartbeatExpired);
       if (stale) return pingAnswer(PingStatus.HierarchyChanged);
       return pingAnswer(PingStatus.ChangesFound, P.Folders(outcome.folderIds.map((id) => P.Folder(id))));
@@ -281,13 +313,17 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     folderId: FolderId,
     state: CollectionState | null,
   ): Promise<'changed' | 'unchanged' | 'gone'> {
-    const cursor = state === null ? 0 : (state.pending?.cursor ?? state.confirmed.cursor);
     try {
-      const page = await services.mailbox.changes(user, folderId, cursor, 1);
+      const page = await services.mailbox.changes(user, folderId, cursorOf(state), 1);
       return page.changes.length > 0 ? 'changed' : 'unchanged';
     } catch (error) {
       if (error instanceof NotFoundError) return 'gone';
       throw error;
     }
   }
+}
+
+/** The cursor of the device's newest sync key for a folder (0 for a folder never synced). */
+function cursorOf(state: CollectionState | null): number {
+  return state === null ? 0 : (state.pending?.cursor ?? state.confirmed.cursor);
 }
