@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type ChangesPage,
   type EmailData,
   type Folder,
   type FolderId,
@@ -8,6 +9,7 @@ import {
   type ItemChange,
   type ItemClass,
   type ItemId,
+  isFolderType,
   type Modseq,
   NotFoundError,
   type StoredItem,
@@ -487,21 +489,59 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         significant: true,
       });
 
-      let folder: Folder;
-      try {
-        folder = await services.mailbox.getFolder(user, request.collectionId);
-      } catch (error) {
-        if (error instanceof NotFoundError) return failed(SyncStatus.HierarchyChanged);
-        throw error;
+      // The folder's type decides its class and whether devices see it. A folder keeps its type for life, so a
+      // state written by an earlier Sync remembers it (options.folderType), and a Sync that will read the
+      // folder's changes anyway skips reading the folder: changes() fails with NotFoundError for a deleted
+      // folder, which answers Status 12 just as the read would have. Every other Sync reads the folder first.
+      let state =
+        prefetched !== undefined
+          ? prefetched
+          : await services.syncState.get(collectionKey(request.collectionId));
+      const storedType = state?.options?.folderType;
+      const rememberedType = isFolderType(storedType) ? storedType : undefined;
+      const presentedKey = classifySyncKey(state, request.syncKey);
+      let folder: Pick<Folder, 'id' | 'type'>;
+      /** False while the folder is known only from the state: no store call has confirmed it exists yet. */
+      let folderConfirmed: boolean;
+      if (
+        rememberedType !== undefined &&
+        folderClass(rememberedType) !== undefined &&
+        (presentedKey === 'current' || presentedKey === 'confirm-pending') &&
+        request.commands === undefined &&
+        (request.getChanges ?? true) &&
+        window > 0
+      ) {
+        folder = { id: request.collectionId, type: rememberedType };
+        folderConfirmed = false;
+      } else {
+        try {
+          folder = await services.mailbox.getFolder(user, request.collectionId);
+        } catch (error) {
+          if (error instanceof NotFoundError) return failed(SyncStatus.HierarchyChanged);
+          throw error;
+        }
+        folderConfirmed = true;
+        if (folder.id !== request.collectionId)
+          state = await services.syncState.get(collectionKey(folder.id));
       }
+      const stored = state;
       if (!folderVisible(services, folder)) return failed(SyncStatus.HierarchyChanged);
+      /** Status 12 when the folder is gone (checked now if nothing has confirmed it yet), else `status`. */
+      const failedInFolder = async (status: number) => {
+        if (!folderConfirmed) {
+          try {
+            await services.mailbox.getFolder(user, folder.id);
+          } catch (error) {
+            if (error instanceof NotFoundError) return failed(SyncStatus.HierarchyChanged);
+            throw error;
+          }
+        }
+        return failed(status);
+      };
       const itemClass = folderClass(folder.type);
       const key: CollectionKey = { user, deviceId: head.deviceId, collectionId: folder.id };
-      const stored =
-        prefetched !== undefined && folder.id === request.collectionId
-          ? prefetched
-          : await services.syncState.get(key);
-      const keyClass = classifySyncKey(stored, request.syncKey);
+      const keyClass =
+        folder.id === request.collectionId ? presentedKey : classifySyncKey(stored, request.syncKey);
       if (keyClass === 'invalid') return failed(SyncStatus.InvalidSyncKey, '0');
 
       let syncOptions: SyncOptions;
@@ -512,12 +552,15 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
           request.syncKey === '0' ? request.supported : undefined,
         );
       } catch (error) {
-        if (error instanceof InvalidOptionsError) return failed(SyncStatus.ProtocolError);
+        if (error instanceof InvalidOptionsError) return failedInFolder(SyncStatus.ProtocolError);
         throw error;
       }
       // Items this device failed on again and again; they stay out of its sync of this folder.
       const quarantined = new Set((stored?.options?.quarantined as string[] | undefined) ?? []);
-      const storedOptions: JsonObject = { sync: syncOptions as unknown as JsonObject };
+      const storedOptions: JsonObject = {
+        sync: syncOptions as unknown as JsonObject,
+        folderType: folder.type,
+      };
       const withQuarantine = (): JsonObject =>
         quarantined.size > 0 ? { ...storedOptions, quarantined: [...quarantined] } : storedOptions;
 
@@ -1028,12 +1071,16 @@ export function syncCommand(services: EasServices, options: SyncCommandOptions =
         const inWindow = (item: StoredItem): boolean => filterAllows(item, cutoff, syncOptions.filterType);
         let rounds = 0;
         outer: while (rounds++ < 50) {
-          const page = await services.mailbox.changes(
-            user,
-            folder.id,
-            cursor,
-            Math.max(window - sent.length, 1),
-          );
+          let page: ChangesPage;
+          try {
+            page = await services.mailbox.changes(user, folder.id, cursor, Math.max(window - sent.length, 1));
+          } catch (error) {
+            // The folder was known only from the sync state and is gone: Status 12, as a folder read answers.
+            if (!folderConfirmed && error instanceof NotFoundError)
+              return failed(SyncStatus.HierarchyChanged);
+            throw error;
+          }
+          folderConfirmed = true;
           let consumed = 0;
           for (const change of page.changes) {
             // At least one item per response, so a slow item cannot stall the device forever.
