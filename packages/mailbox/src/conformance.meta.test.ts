@@ -17,8 +17,38 @@ import type {
   ItemFilter,
   MailboxStore,
   NewFolder,
+  PollRequest,
+  PollResult,
   ReadBodyOptions,
 } from './store.js';
+
+/** A native pollChanges that compares against the user's modseq only: blind to which folder changed. */
+class PollsByUserModseq extends MemoryMailboxStore {
+  async pollChanges(user: UserId, request: PollRequest): Promise<PollResult> {
+    const current = await this.currentModseq(user);
+    const folders = request.folders.map(({ sinceModseq }) =>
+      current > sinceModseq ? ('changed' as const) : ('unchanged' as const),
+    );
+    return request.hierarchySince === undefined
+      ? { folders }
+      : { hierarchyChanged: current > request.hierarchySince, folders };
+  }
+}
+
+/** A native pollChanges, right in every way but one: a deleted folder is `unchanged`, not `gone`. */
+class PollsMissGoneFolders extends MemoryMailboxStore {
+  async pollChanges(user: UserId, request: PollRequest): Promise<PollResult> {
+    const folders = await Promise.all(
+      request.folders.map(async ({ folderId, sinceModseq }) => {
+        const page = await this.changes(user, folderId, sinceModseq, 1).catch(() => undefined);
+        return page && page.changes.length > 0 ? ('changed' as const) : ('unchanged' as const);
+      }),
+    );
+    if (request.hierarchySince === undefined) return { folders };
+    const { added, changed, deleted } = await this.folderChanges(user, request.hierarchySince);
+    return { hierarchyChanged: added.length + changed.length + deleted.length > 0, folders };
+  }
+}
 
 /** getItem hands out the same object every time, so callers can mutate the store's copy. */
 class LeakyReads extends MemoryMailboxStore {
@@ -223,6 +253,8 @@ const broken: Array<{ name: string; create: () => MailboxStore; failing: string[
   { name: 'UnfilteredCount', create: () => new UnfilteredCount(), failing: ['countItems:'] },
   { name: 'EmptyAttachments', create: () => new EmptyAttachments(), failing: ['attachments:'] },
   { name: 'IgnoresCursor', create: () => new IgnoresCursor(), failing: ['changes: a 10,000-item folder'] },
+  { name: 'PollsByUserModseq', create: () => new PollsByUserModseq(), failing: ['pollChanges:'] },
+  { name: 'PollsMissGoneFolders', create: () => new PollsMissGoneFolders(), failing: ['pollChanges:'] },
   {
     name: 'RenamesOnConflict',
     create: () => new RenamesOnConflict(),

@@ -14,6 +14,7 @@ import { describe, it } from 'vitest';
 import type { FolderId, ItemId, Modseq, UserId } from './ids.js';
 import type { EmailData } from './models/email.js';
 import type { ItemData, StoredItem } from './models/item.js';
+import { pollChanges } from './poll.js';
 import {
   plainMime,
   SAMPLE_HTML,
@@ -28,7 +29,7 @@ import {
   sampleTask,
   setUpUser,
 } from './samples.js';
-import type { ItemChange, MailboxStore } from './store.js';
+import type { ItemChange, MailboxStore, PollResult } from './store.js';
 
 /**
  * What a backend may not support. Unlike most flags, these default to supported: set one to `false` to skip
@@ -984,6 +985,63 @@ export const mailboxChecks: ConformanceCheck[] = [
       const final = await folderSnapshot(store, 'ada', f.inbox.id);
       sameItems(device, final);
       vetStrayDeletes(strays, initial, final);
+    },
+  },
+  {
+    name: 'pollChanges: agrees with folderChanges and changes(…, 1) at every cursor',
+    async run({ store }) {
+      const f = await setUpUser(store, 'ada');
+      const archive = await store.createFolder('ada', { parentId: '0', displayName: 'Archive', type: 12 });
+      const doomed = await store.createFolder('ada', { parentId: '0', displayName: 'Doomed', type: 12 });
+      const kept = await store.createItem('ada', f.inbox.id, quickEmail('kept'));
+      const moved = await store.createItem('ada', f.inbox.id, quickEmail('moved'));
+      await store.createItem('ada', doomed.id, quickEmail('in the doomed folder'));
+      await store.setReadState('ada', kept.id, true);
+      await store.moveItem('ada', moved.id, archive.id);
+      const ephemeral = await store.createItem('ada', f.inbox.id, quickEmail('ephemeral'));
+      await store.deleteItem('ada', ephemeral.id);
+      await store.updateFolder('ada', archive.id, { displayName: 'Archive 2' });
+      await store.deleteFolder('ada', doomed.id);
+      await store.createItem('ada', f.notes.id, { class: 'Notes', data: sampleNote() });
+      await store.setFlag('ada', kept.id, { status: 2 });
+
+      const folderIds = [f.inbox.id, archive.id, doomed.id, f.notes.id, f.calendar.id, 'no-such-folder'];
+      const current = await store.currentModseq('ada');
+      for (let since = 0; since <= current + 1; since++) {
+        const folders = folderIds.map((folderId, index) => ({
+          folderId,
+          sinceModseq: (since + index) % (current + 2),
+        }));
+        const expected: PollResult = { hierarchyChanged: false, folders: [] };
+        const hierarchy = await store.folderChanges('ada', since);
+        expected.hierarchyChanged =
+          hierarchy.added.length + hierarchy.changed.length + hierarchy.deleted.length > 0;
+        for (const { folderId, sinceModseq } of folders) {
+          try {
+            const page = await store.changes('ada', folderId, sinceModseq, 1);
+            expected.folders.push(page.changes.length > 0 ? 'changed' : 'unchanged');
+          } catch (error) {
+            assert.equal((error as { code?: unknown }).code, 'NOT_FOUND');
+            expected.folders.push('gone');
+          }
+        }
+        assert.deepEqual(
+          await pollChanges(store, 'ada', { hierarchySince: since, folders }),
+          expected,
+          `cursors from ${since}`,
+        );
+        assert.deepEqual(await pollChanges(store, 'ada', { folders }), { folders: expected.folders });
+      }
+      assert.deepEqual(await pollChanges(store, 'ada', { folders: [] }), { folders: [] });
+      await rejectsWith(
+        pollChanges(store, 'nobody', { folders: [{ folderId: f.inbox.id, sinceModseq: 0 }] }),
+        'NOT_FOUND',
+      );
+      await rejectsWith(
+        pollChanges(store, 'ada', { folders: [{ folderId: f.inbox.id, sinceModseq: -1 }] }),
+        'INVALID_ARGUMENT',
+      );
+      await rejectsWith(pollChanges(store, 'ada', { hierarchySince: -1, folders: [] }), 'INVALID_ARGUMENT');
     },
   },
   {

@@ -40,6 +40,7 @@ export * from './models/folder.js';
 export * from './models/item.js';
 export type * from './models/note.js';
 export type * from './models/task.js';
+export { pollChanges } from './poll.js';
 export {
   checkSearchQuery,
   DEFAULT_SEARCH_LIMITS,

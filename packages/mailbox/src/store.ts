@@ -36,6 +36,25 @@ export interface FolderUpdate {
   parentId?: FolderId;
 }
 
+/** What {@link MailboxStore.pollChanges} is asked. */
+export interface PollRequest {
+  /** When given, whether the folder hierarchy changed after this modseq is answered too. */
+  readonly hierarchySince?: Modseq;
+  /** The folders to check, each against its own cursor. */
+  readonly folders: readonly { readonly folderId: FolderId; readonly sinceModseq: Modseq }[];
+}
+
+/** The answer of {@link MailboxStore.pollChanges}. */
+export interface PollResult {
+  /** Present when `hierarchySince` was asked: a folder was added, renamed, moved or deleted after it. */
+  hierarchyChanged?: boolean;
+  /** In the order of the request's folders. */
+  folders: FolderPoll[];
+}
+
+/** Whether one folder has changes after a cursor, or is gone. */
+export type FolderPoll = 'changed' | 'unchanged' | 'gone';
+
 /** Folder hierarchy changes after a modseq, for FolderSync. */
 export interface FolderChanges {
   /** Folders created after `sinceModseq` and still present, in their current state, parents before children. */
@@ -238,6 +257,16 @@ export interface MailboxStore {
    * @throws NotFoundError `folder`; InvalidArgumentError `malformed` (limit < 1, negative modseq).
    */
   changes(userId: UserId, folderId: FolderId, sinceModseq: Modseq, limit: number): Promise<ChangesPage>;
+
+  /**
+   * Optional: what a Ping's check needs, in one read where the backend can do that. For each folder, whether
+   * `changes(userId, folderId, sinceModseq, 1)` would return a change (`changed`), none (`unchanged`) or throw
+   * NotFoundError `folder` (`gone`); with `hierarchySince`, also whether `folderChanges(userId,
+   * hierarchySince)` would report anything (`hierarchyChanged`). Use {@link pollChanges} from this package,
+   * which falls back to those calls for a store without it.
+   * @throws NotFoundError `user`; InvalidArgumentError `malformed` (a negative modseq).
+   */
+  pollChanges?(userId: UserId, request: PollRequest): Promise<PollResult>;
 
   // Content -----------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import {
   type MailboxStore,
   MemoryMailboxStore,
   NotFoundError,
+  type PollRequest,
   ROOT_FOLDER_ID,
 } from '@easkit/mailbox';
 import { runMailboxConformance } from '@easkit/mailbox/conformance';
@@ -199,5 +200,23 @@ describe('publishingMailbox: optional reads', () => {
     );
     const bare: MailboxStore = Object.create(memory, { listUsers: { value: undefined } });
     assert.equal((publishingMailbox(bare, new InProcessPushBus()) as Lister).listUsers, undefined);
+  });
+
+  it('passes pollChanges through when the wrapped store has it, and not otherwise', async () => {
+    const memory = new MemoryMailboxStore();
+    const calls: unknown[] = [];
+    const polling: MailboxStore = Object.create(memory, {
+      pollChanges: {
+        value: async (user: string, request: PollRequest) => {
+          calls.push([user, request]);
+          return { folders: ['changed'] };
+        },
+      },
+    });
+    const request: PollRequest = { folders: [{ folderId: '5', sinceModseq: 3 }] };
+    const wrapped = publishingMailbox(polling, new InProcessPushBus());
+    assert.deepEqual(await wrapped.pollChanges?.('alice', request), { folders: ['changed'] });
+    assert.deepEqual(calls, [['alice', request]]);
+    assert.equal(publishingMailbox(memory, new InProcessPushBus()).pollChanges, undefined);
   });
 });

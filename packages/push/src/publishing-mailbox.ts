@@ -15,6 +15,7 @@ import type {
   Modseq,
   NewFolder,
   NewUser,
+  PollRequest,
   ReadBodyOptions,
   StoredItem,
   UpdateOptions,
@@ -63,6 +64,13 @@ export function publishingMailbox(
   const lister = (store as MailboxStore & { listUsers?: () => Promise<User[]> }).listUsers;
   if (typeof lister === 'function') {
     Object.defineProperty(wrapped, 'listUsers', { value: () => lister.call(store), enumerable: false });
+  }
+  const poller = store.pollChanges;
+  if (typeof poller === 'function') {
+    Object.defineProperty(wrapped, 'pollChanges', {
+      value: (userId: UserId, request: PollRequest) => poller.call(store, userId, request),
+      enumerable: false,
+    });
   }
   return wrapped;
 }

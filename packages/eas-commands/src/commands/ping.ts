@@ -1,4 +1,4 @@
-import { type FolderId, NotFoundError, type UserId } from '@easkit/mailbox';
+import { type FolderId, pollChanges, type UserId } from '@easkit/mailbox';
 import type { WaiterRegistry, WaitOutcome } from '@easkit/push';
 import {
   type CollectionKey,
@@ -209,18 +209,27 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
             hierarchyState = states.shift() ?? null;
           }
           held = states;
-          if (await hierarchyStale(user, hierarchyState, folderIds)) {
+          if (!hierarchyHolds(hierarchyState, folderIds)) {
             stale = true;
             return folderIds;
           }
-          const flags = await Promise.all(
-            folderIds.map((id, index) => folderChanged(user, id, states[index] ?? null)),
-          );
-          if (flags.includes('gone')) {
+          // One read for the hierarchy and every folder (on stores with pollChanges).
+          const poll = await pollChanges(services.mailbox, user, {
+            hierarchySince: cursorOf(hierarchyState),
+            folders: folderIds.map((folderId, index) => ({
+              folderId,
+              sinceModseq: cursorOf(states[index] ?? null),
+            })),
+          });
+          if (poll.hierarchyChanged && (await hierarchyMoved(user, hierarchyState!))) {
             stale = true;
             return folderIds;
           }
-          return folderIds.filter((_, index) => flags[index] === 'changed');
+          if (poll.folders.includes('gone')) {
+            stale = true;
+            return folderIds;
+          }
+          return folderIds.filter((_, index) => poll.folders[index] === 'changed');
         },
       });
 
@@ -240,14 +249,17 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
           else if (modseq > cursorOf(held[folderIds.indexOf(id)] ?? null)) known.push(id);
         }
         if (known.length > 0 || unknown.length === 0) return known;
-        const flags = await Promise.all(
-          unknown.map((id) => folderChanged(user, id, held[folderIds.indexOf(id)] ?? null)),
-        );
-        if (flags.includes('gone')) {
+        const poll = await pollChanges(services.mailbox, user, {
+          folders: unknown.map((folderId) => ({
+            folderId,
+            sinceModseq: cursorOf(held[folderIds.indexOf(folderId)] ?? null),
+          })),
+        });
+        if (poll.folders.includes('gone')) {
           stale = true;
           return folderIds;
         }
-        return unknown.filter((_, index) => flags[index] === 'changed');
+        return unknown.filter((_, index) => poll.folders[index] === 'changed');
       }
       if (outcome.kind !== 'changed') return pingAnswer(PingStatus.HeartbeatExpired);
       if (stale) return pingAnswer(PingStatus.HierarchyChanged);
@@ -274,21 +286,13 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
   }
 
   /**
-   * Whether the device must run FolderSync before its Ping means anything: it never did, a watched folder is
-   * not in the hierarchy it holds, or the hierarchy changed since (a folder added, renamed, moved or deleted
-   * that the device has not been told about).
+   * Whether the hierarchy changed since the device's last FolderSync in a way it must learn of (a folder added,
+   * renamed, moved or deleted that it has not been told about), which makes its Ping meaningless.
    */
-  async function hierarchyStale(
-    user: UserId,
-    state: CollectionState | null,
-    folderIds: readonly FolderId[],
-  ): Promise<boolean> {
-    if (state === null) return true;
+  async function hierarchyMoved(user: UserId, state: CollectionState): Promise<boolean> {
     // The newest key's view: the device is taken to hold the last response it was sent (MS-ASCMD 3.1.5.8).
     const known = deviceHierarchy(state);
-    if (folderIds.some((id) => known[id] === undefined)) return true;
-    const cursor = state.pending?.cursor ?? state.confirmed.cursor;
-    const changes = await services.mailbox.folderChanges(user, cursor);
+    const changes = await services.mailbox.folderChanges(user, cursorOf(state));
     for (const folder of [...changes.added, ...changes.changed]) {
       if (!folderVisible(services, folder)) {
         if (known[folder.id] !== undefined) return true;
@@ -306,21 +310,13 @@ export function pingCommand(services: PingServices, options: PingCommandOptions 
     }
     return changes.deleted.some((id) => known[id] !== undefined);
   }
+}
 
-  /** Whether a folder has changes after the cursor of `state`, the device's newest sync key for it. */
-  async function folderChanged(
-    user: UserId,
-    folderId: FolderId,
-    state: CollectionState | null,
-  ): Promise<'changed' | 'unchanged' | 'gone'> {
-    try {
-      const page = await services.mailbox.changes(user, folderId, cursorOf(state), 1);
-      return page.changes.length > 0 ? 'changed' : 'unchanged';
-    } catch (error) {
-      if (error instanceof NotFoundError) return 'gone';
-      throw error;
-    }
-  }
+/** Whether the device ran FolderSync and every watched folder is in the hierarchy it was last sent. */
+function hierarchyHolds(state: CollectionState | null, folderIds: readonly FolderId[]): boolean {
+  if (state === null) return false;
+  const known = deviceHierarchy(state);
+  return folderIds.every((id) => known[id] !== undefined);
 }
 
 /** The cursor of the device's newest sync key for a folder (0 for a folder never synced). */
