@@ -399,31 +399,47 @@ export class PgMailboxStore implements MailboxStore {
   async folderChanges(userId: UserId, sinceModseq: Modseq): Promise<FolderChanges> {
     checkModseq(sinceModseq);
     if (!isStorableText(userId)) throw new NotFoundError('user', String(userId));
-    // One statement, so the folders, the tombstones and the returned modseq come from one snapshot.
+    // One statement, so the folders, the tombstones and the returned modseq come from one snapshot. Only
+    // folders written after sinceModseq come back (usually none), each with its depth in the tree, counted
+    // up its real ancestors, so that new folders can be sent parents first.
     const { rows } = await this.db.query<
-      FolderRow & { kind: 'live' | 'gone' | 'user'; created_modseq: string; modseq: string }
+      FolderRow & { kind: 'live' | 'gone' | 'user'; created_modseq: string; modseq: string; depth: string }
     >(
-      `SELECT 'live' AS kind, id::text AS id, parent_id::text AS parent_id, display_name, type, created_modseq, modseq
-         FROM ${T.folders} WHERE user_id = $1
+      `WITH RECURSIVE
+         written AS (
+           SELECT id, parent_id, display_name, type, created_modseq, modseq
+             FROM ${T.folders} WHERE user_id = $1 AND modseq > $2
+         ),
+         up (id, ancestor) AS (
+           SELECT id, parent_id FROM written WHERE parent_id IS NOT NULL
+           UNION ALL
+           SELECT up.id, p.parent_id FROM up JOIN ${T.folders} p ON p.user_id = $1 AND p.id = up.ancestor
+            WHERE p.parent_id IS NOT NULL
+         )
+       SELECT 'live' AS kind, w.id::text AS id, w.parent_id::text AS parent_id, w.display_name, w.type,
+              w.created_modseq, w.modseq, (SELECT count(*) FROM up WHERE up.id = w.id) AS depth
+         FROM written w
        UNION ALL
-       SELECT 'gone', folder_id::text, NULL, NULL, NULL, created_modseq, modseq
+       SELECT 'gone', folder_id::text, NULL, NULL, NULL, created_modseq, modseq, NULL
          FROM ${T.folderTombstones} WHERE user_id = $1 AND modseq > $2 AND created_modseq <= $2
        UNION ALL
-       SELECT 'user', NULL, NULL, NULL, NULL, NULL, modseq FROM ${T.users} WHERE id = $1`,
+       SELECT 'user', NULL, NULL, NULL, NULL, NULL, modseq, NULL FROM ${T.users} WHERE id = $1`,
       [userId, sinceModseq],
     );
     const userRow = rows.find((row) => row.kind === 'user');
     if (!userRow) throw new NotFoundError('user', userId);
     const live = rows.filter((row) => row.kind === 'live');
     const byModseq = (a: { modseq: string }, b: { modseq: string }) => Number(a.modseq) - Number(b.modseq);
-    const all = parentsFirst(live.map(folderFromRow));
-    const added = new Set(
-      live.filter((row) => Number(row.created_modseq) > sinceModseq).map((row) => row.id),
-    );
     return {
-      added: all.filter((folder) => added.has(folder.id.slice(1))),
+      // Parents first (a parent is nearer the root); folders at one depth in the order they were created.
+      added: live
+        .filter((row) => Number(row.created_modseq) > sinceModseq)
+        .sort(
+          (a, b) => Number(a.depth) - Number(b.depth) || Number(a.created_modseq) - Number(b.created_modseq),
+        )
+        .map(folderFromRow),
       changed: live
-        .filter((row) => Number(row.created_modseq) <= sinceModseq && Number(row.modseq) > sinceModseq)
+        .filter((row) => Number(row.created_modseq) <= sinceModseq)
         .sort(byModseq)
         .map(folderFromRow),
       deleted: rows
