@@ -184,6 +184,9 @@ export interface MailboxStore {
   // Folders -----------------------------------------------------------------------------------------------
 
   /**
+   * Creates a folder under a fresh id: an id is never given to another folder, not even after its folder was
+   * deleted, and a folder keeps its type for life (`updateFolder` renames and moves only). Sync relies on both
+   * when it remembers a folder's type with the device's sync state.
    * @throws NotFoundError `folder` (parent); ConflictError `folder-name-taken` (same name, case-insensitive, under
    * the parent), `special-folder-exists`; InvalidArgumentError `malformed` (empty name, bad type).
    */

@@ -26,6 +26,8 @@ import {
   type NewFolder,
   type NewUser,
   NotFoundError,
+  type PollRequest,
+  type PollResult,
   type ReadBodyOptions,
   ROOT_FOLDER_ID,
   type StoredItem,
@@ -39,6 +41,7 @@ import {
 } from '@easkit/mailbox';
 import type { Database, SqlExecutor } from './database.js';
 import { deriveEmailContent, readAttachmentPart } from './email-content.js';
+import { pollMailboxChanges } from './mailbox-poll.js';
 import {
   columnValues,
   decodeJson,
@@ -448,6 +451,11 @@ export class PgMailboxStore implements MailboxStore {
         .map((row) => folderId(row.id)),
       modseq: Number(userRow.modseq),
     };
+  }
+
+  /** One statement for the hierarchy and every folder: see `pollMailboxChanges`. */
+  pollChanges(userId: UserId, request: PollRequest): Promise<PollResult> {
+    return pollMailboxChanges(this.db, userId, request);
   }
 
   // Items ---------------------------------------------------------------------------------------------------
