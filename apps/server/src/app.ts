@@ -5,6 +5,7 @@ import {
   type DeliverOptions,
   deliverMeetingMail,
   deliverMessage,
+  InboxCache,
   localDeliverySubmitter,
   smtpSubmitter,
 } from '@easkit/eas-commands';
@@ -70,6 +71,8 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
   // delivery path; iCalendar invitations in it become meeting requests and calendar items.
   const delivery: DeliverOptions = {
     maxBytes: config.mailIn.maxMessageBytes,
+    // Each user's Inbox is looked up once and then remembered: one read fewer for every message delivered.
+    inboxes: new InboxCache(),
     file: async (email, context) =>
       (
         await deliverMeetingMail(context.mailbox, context.user.id, context.mime, {

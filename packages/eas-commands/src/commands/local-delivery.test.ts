@@ -6,7 +6,7 @@ import { MemorySyncStateStore } from '@easkit/sync-state';
 import { eas, type ProtocolVersion, type WbxmlElement } from '@easkit/wbxml';
 import fc from 'fast-check';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   authenticateTestUsers,
   expectLibwbxmlReadsAll,
@@ -18,7 +18,7 @@ import {
 import { createEasHandler } from '../http/handler.js';
 import { createNodeListener } from '../http/node-adapter.js';
 import { createEasCommands } from './index.js';
-import { deliverMessage, localDeliverySubmitter } from './local-delivery.js';
+import { deliverMessage, InboxCache, localDeliverySubmitter } from './local-delivery.js';
 import { type MailSubmitter, smtpSubmitter } from './mail-submitter.js';
 import type { SendMailOptions } from './send-mail.js';
 
@@ -296,6 +296,46 @@ Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary
     await expect(deliverMessage(mailbox, BOB, nestedMultipart(150))).rejects.toThrow(/boundaries/);
     await expect(deliverMessage(mailbox, 'nobody@example.com', encodeMime('Subject: x'))).rejects.toThrow();
     expect((await mailbox.changes(BOB, inbox.id, 0, 10)).changes).toHaveLength(0);
+  });
+});
+
+describe('deliverMessage with an InboxCache', () => {
+  it('lists the folders once per user, and again only when the remembered Inbox is gone', async () => {
+    const mailbox = new MemoryMailboxStore();
+    await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
+    const inbox = await mailbox.createFolder(BOB, {
+      parentId: ROOT_FOLDER_ID,
+      displayName: 'Inbox',
+      type: 2,
+    });
+    const lists = vi.spyOn(mailbox, 'listFolders');
+    const inboxes = new InboxCache();
+    for (const subject of ['one', 'two', 'three']) {
+      await deliverMessage(mailbox, BOB, encodeMime(`Subject: ${subject}`), { inboxes });
+    }
+    expect(lists).toHaveBeenCalledTimes(1);
+    expect(inboxes.get(BOB)?.id).toBe(inbox.id);
+
+    inboxes.remember(BOB, { ...inbox, id: 'f999' }); // as if the Inbox had been replaced since
+    const filed = await deliverMessage(mailbox, BOB, encodeMime('Subject: four'), { inboxes });
+    expect(filed.folderId).toBe(inbox.id);
+    expect(lists).toHaveBeenCalledTimes(2);
+    expect(inboxes.get(BOB)?.id).toBe(inbox.id);
+    expect((await mailbox.changes(BOB, inbox.id, 0, 10)).changes).toHaveLength(4);
+  });
+
+  it('is bounded and forgets entries after ttlMs', () => {
+    let now = 0;
+    const inboxes = new InboxCache({ maxEntries: 2, ttlMs: 1000, now: () => now });
+    const folder = (id: string) => ({ id, parentId: ROOT_FOLDER_ID, displayName: 'Inbox', type: 2 as const });
+    inboxes.remember('a', folder('1'));
+    inboxes.remember('b', folder('2'));
+    inboxes.remember('c', folder('3'));
+    expect([inboxes.get('a'), inboxes.get('b')?.id, inboxes.get('c')?.id]).toEqual([undefined, '2', '3']);
+    expect(inboxes.size).toBe(2);
+    now = 1000;
+    expect(inboxes.get('b')).toBeUndefined();
+    expect(() => new InboxCache({ maxEntries: 0 })).toThrow(RangeError);
   });
 });
 

@@ -68,6 +68,8 @@ export interface DeliverOptions {
    * of @easkit/push (which publishes every write itself).
    */
   readonly bus?: PushBus;
+  /** Remembers users' Inboxes between deliveries (one fewer read per message); without it every delivery looks. */
+  readonly inboxes?: InboxCache;
   /** The envelope recipient this copy is for; a recipient named in neither To nor Cc was Bcc'd. */
   readonly recipient?: string;
   /** Largest message accepted, in bytes; default 32 MiB. */
@@ -101,9 +103,9 @@ export async function deliverMessage(
   const now = options.now?.() ?? new Date();
   checkMimeStructure(mime);
   const message = splitMessage(mime);
-  const inbox = (await mailbox.listFolders(owner.id)).find((folder) => folder.type === FolderType.Inbox);
-  if (!inbox) throw new NotFoundError('folder', `${owner.id}: Inbox`);
-  const context: DeliveryContext = {
+  const remembered = options.inboxes?.get(owner.id);
+  const inbox = remembered ?? (await findInbox(mailbox, owner.id, options.inboxes));
+  let context: DeliveryContext = {
     mailbox,
     user: owner,
     mime,
@@ -114,9 +116,20 @@ export async function deliverMessage(
   };
   let data = emailFromHeaders(message.fields, mime, now, options.recipient);
   for (const hook of options.hooks ?? []) if (hook.prepare) data = await hook.prepare(data, context);
-  const filed = options.file
-    ? await options.file(data, context)
-    : await mailbox.createItem(owner.id, inbox.id, { class: 'Email', data });
+  const file = (into: DeliveryContext) =>
+    options.file
+      ? options.file(data, into)
+      : mailbox.createItem(owner.id, into.inbox.id, { class: 'Email', data });
+  let filed: StoredItem;
+  try {
+    filed = await file(context);
+  } catch (error) {
+    // A remembered Inbox that is gone (the folder was replaced): forget it, look again, file once more.
+    if (!(remembered && error instanceof NotFoundError && error.entity === 'folder')) throw error;
+    options.inboxes?.forget(owner.id);
+    context = { ...context, inbox: await findInbox(mailbox, owner.id, options.inboxes) };
+    filed = await file(context);
+  }
   if (filed.class !== 'Email') throw new Error('delivery filed something other than a message');
   const item = filed;
   if (options.bus) {
@@ -133,6 +146,62 @@ export async function deliverMessage(
     }
   }
   return item;
+}
+
+async function findInbox(
+  mailbox: MailboxStore,
+  user: UserId,
+  inboxes: InboxCache | undefined,
+): Promise<Folder> {
+  const inbox = (await mailbox.listFolders(user)).find((folder) => folder.type === FolderType.Inbox);
+  if (!inbox) throw new NotFoundError('folder', `${user}: Inbox`);
+  inboxes?.remember(user, inbox);
+  return inbox;
+}
+
+/**
+ * Each user's Inbox as the last delivery found it, so that deliveries to the same user do not list the
+ * user's folders every time. Bounded (the oldest entry goes first) and each entry is trusted for `ttlMs` only.
+ * A delivery that finds a remembered Inbox gone forgets it and looks again, so a stale entry costs one retry.
+ */
+export class InboxCache {
+  readonly #entries = new Map<UserId, { folder: Folder; until: number }>();
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: { maxEntries?: number; ttlMs?: number; now?: () => number } = {}) {
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#ttlMs = options.ttlMs ?? 300_000;
+    this.#now = options.now ?? Date.now;
+    if (!(this.#maxEntries >= 1 && this.#ttlMs >= 0)) throw new RangeError('InboxCache: bad options');
+  }
+
+  get(user: UserId): Folder | undefined {
+    const entry = this.#entries.get(user);
+    if (entry === undefined) return undefined;
+    if (entry.until > this.#now()) return entry.folder;
+    this.#entries.delete(user);
+    return undefined;
+  }
+
+  remember(user: UserId, folder: Folder): void {
+    this.#entries.delete(user);
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(user, { folder, until: this.#now() + this.#ttlMs });
+  }
+
+  forget(user: UserId): void {
+    this.#entries.delete(user);
+  }
+
+  /** How many users are remembered now. */
+  get size(): number {
+    return this.#entries.size;
+  }
 }
 
 /** The Email model of a received message, from its header fields. */
