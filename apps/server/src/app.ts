@@ -139,6 +139,7 @@ export async function startApp(config: ServerConfig, logger: Logger): Promise<Ea
     devices: stores.devices,
     withoutPolicy: config.policy.withoutPolicy,
     activityBatchMs: config.devices.statisticsBatchMs,
+    checkInReuseMs: config.devices.checkInReuseMs,
     onActivityError: (error) => logger.warn({ err: error }, 'device statistics not written'),
   });
   // With Redis, an administrator's wipe or block ends the device's waiting requests on every instance.

@@ -110,6 +110,12 @@ export const configSchema = z
          * statement; 0 writes each request's before it is answered. A crash loses at most this much of them.
          */
         statisticsBatchMs: z.number().int().min(0).max(60_000).default(1000),
+        /**
+         * A Ping within this long of the same device's previous request reuses that request's check-in (one
+         * database read fewer per Ping after a Sync); wipes, blocks and EAS switches still end it at once.
+         * 0: every request checks in.
+         */
+        checkInReuseMs: z.number().int().min(0).max(10_000).default(2000),
       })
       .prefault({}),
     meetings: z

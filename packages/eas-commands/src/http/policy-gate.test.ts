@@ -572,3 +572,66 @@ describe('statistics in batches (activityBatchMs)', () => {
     expect((await devices.getDevice(ALICE, 'D1'))!.stats.syncCount).toBe(1);
   });
 });
+
+describe('reused check-ins (checkInReuseMs)', () => {
+  class CountingStore extends MemoryDeviceStore {
+    checkIns = 0;
+    override upsertDevice(...args: Parameters<MemoryDeviceStore['upsertDevice']>) {
+      this.checkIns++;
+      return super.upsertDevice(...args);
+    }
+  }
+  const identity = { userId: ALICE, addresses: [ALICE] };
+  const head = (command: EasCommandName, overrides: Record<string, string> = {}) =>
+    ({ command, deviceId: 'D1', deviceType: 'Phone', protocolVersion: '14.1', ...overrides }) as never;
+
+  it('a Ping right after a request of the same device reuses its check-in; other commands always check in', async () => {
+    const devices = new CountingStore();
+    const gate = createPolicyGate({ devices, withoutPolicy: 'skip', checkInReuseMs: 60_000 });
+    expect((await gate.check(identity, head('Sync'))).pass).toBe(true);
+    expect((await gate.check(identity, head('Ping'))).pass).toBe(true);
+    expect((await gate.check(identity, head('Ping'))).pass).toBe(true);
+    expect(devices.checkIns).toBe(1);
+    await gate.check(identity, head('Sync'));
+    await gate.check(identity, head('FolderSync'));
+    expect(devices.checkIns).toBe(3);
+    // Another device, another type, version or user agent: a check-in of its own.
+    await gate.check(identity, head('Ping', { deviceId: 'D2' }));
+    await gate.check(identity, head('Ping', { deviceType: 'Tablet' }));
+    await gate.check(identity, head('Ping', { protocolVersion: '16.1' }));
+    await gate.check(identity, head('Ping', { userAgent: 'Other/1.0' }));
+    expect(devices.checkIns).toBe(7);
+  });
+
+  it('an administrator’s block (interrupt) and the device’s own Provision end the reuse at once', async () => {
+    const devices = new CountingStore();
+    const gate = createPolicyGate({ devices, withoutPolicy: 'skip', checkInReuseMs: 60_000 });
+    await gate.check(identity, head('Sync'));
+    await devices.updateDevice(ALICE, 'D1', { access: { state: 'blocked', reason: 'individual' } });
+    gate.interrupt({ user: ALICE, deviceId: 'D1' });
+    expect(await gate.check(identity, head('Ping'))).toMatchObject({ pass: false, refusal: 'blocked' });
+    expect(devices.checkIns).toBe(2);
+
+    await devices.updateDevice(ALICE, 'D1', { access: { state: 'allowed', reason: 'individual' } });
+    gate.interrupt({});
+    await gate.check(identity, head('Sync'));
+    await gate.check(identity, head('Provision'));
+    await devices.updateDevice(ALICE, 'D1', { wipe: { state: 'pending', kind: 'full' } } as never);
+    await gate.record(head('Provision'), identity, { bytesIn: 1, bytesOut: 1 });
+    expect(await gate.check(identity, head('Ping'))).toMatchObject({ pass: false, refusal: 'wipe' });
+    expect(devices.checkIns).toBe(5);
+  });
+
+  it('a check-in read while an interrupt happened is not reused, and none is after reuseMs', async () => {
+    const devices = new CountingStore();
+    const gate = createPolicyGate({ devices, withoutPolicy: 'skip', checkInReuseMs: 30 });
+    const racing = gate.check(identity, head('Sync'));
+    gate.interrupt({});
+    await racing;
+    await gate.check(identity, head('Ping'));
+    expect(devices.checkIns).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await gate.check(identity, head('Ping'));
+    expect(devices.checkIns).toBe(3);
+  });
+});

@@ -4,6 +4,7 @@ import {
   type Device,
   type DeviceAccess,
   type DeviceActivity,
+  type DeviceCheckIn,
   type DeviceStore,
   defaultPolicy,
   evaluateAccess,
@@ -118,6 +119,15 @@ export interface PolicyGateOptions {
   readonly maxActivityBatch?: number;
   /** Called when writing statistics failed (they are dropped). */
   readonly onActivityError?: (error: unknown) => void;
+  /**
+   * A key-exempt request (a Ping) that comes within this many milliseconds of an earlier request of the same
+   * device, with the same device type, protocol version and user agent, reuses that request's check-in (device,
+   * switches, rules, policy) instead of reading the device store again: a device's Ping right after its Sync
+   * then costs no read. The decision is the one a Ping that had arrived that much earlier would have got. Every
+   * `interrupt` (what administrators' wipes, blocks and switches call) forgets the remembered check-ins, and a
+   * device's own Provision forgets its own. Default 0: every request checks in.
+   */
+  readonly checkInReuseMs?: number;
   /** The clock for sightings and statistics. Default `new Date()`. */
   readonly now?: () => Date;
 }
@@ -179,6 +189,42 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
   const withoutPolicy = options.withoutPolicy ?? 'provision';
   const recordActivity = options.recordActivity ?? true;
   const batchMs = options.activityBatchMs ?? 0;
+  const reuseMs = options.checkInReuseMs ?? 0;
+  /** user → deviceId → the device's last check-in, for `checkInReuseMs`. */
+  const recent = new Map<UserId, Map<string, RecentCheckIn>>();
+  /** Moves on with every `interrupt`: a check-in read before it is never reused after it. */
+  let generation = 0;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const forget = (user: UserId, deviceId: string) => {
+    const perUser = recent.get(user);
+    if (perUser?.delete(deviceId) && perUser.size === 0) recent.delete(user);
+  };
+  const remember = (user: UserId, deviceId: string, entry: RecentCheckIn) => {
+    let perUser = recent.get(user);
+    if (!perUser) {
+      perUser = new Map();
+      recent.set(user, perUser);
+    }
+    perUser.set(deviceId, entry);
+    // Entries are only good for reuseMs: sweep them so devices that went quiet leave nothing behind.
+    if (!sweepTimer) {
+      sweepTimer = setInterval(
+        () => {
+          const oldest = Date.now() - reuseMs;
+          for (const [each, devicesOfUser] of recent) {
+            for (const [id, kept] of devicesOfUser) if (kept.at < oldest) devicesOfUser.delete(id);
+            if (devicesOfUser.size === 0) recent.delete(each);
+          }
+          if (recent.size === 0) {
+            clearInterval(sweepTimer);
+            sweepTimer = undefined;
+          }
+        },
+        Math.max(reuseMs, 1000),
+      );
+      sweepTimer.unref?.();
+    }
+  };
   const maxBatch = options.maxActivityBatch ?? 5000;
   let batch: DeviceActivity[] = [];
   let batchTimer: NodeJS.Timeout | undefined;
@@ -212,9 +258,40 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
         protocolVersion: head.protocolVersion,
         ...(head.userAgent ? { userAgent: head.userAgent } : {}),
       };
-      // One call (one statement on PostgreSQL): the sighting, the switches, the rules and the user's policy. A
-      // device it creates gets the default access; the rules are applied to it just below, as to every device.
-      const checkIn = await checkInDevice(devices, sighting, now());
+      const command = head.command;
+      let checkIn: DeviceCheckIn | undefined;
+      if (reuseMs > 0) {
+        if (command === 'Provision') forget(user, head.deviceId);
+        else if (keyExempt.has(command)) {
+          const kept = recent.get(user)?.get(head.deviceId);
+          if (
+            kept &&
+            kept.generation === generation &&
+            Date.now() - kept.at <= reuseMs &&
+            kept.deviceType === sighting.deviceType &&
+            kept.protocolVersion === sighting.protocolVersion &&
+            kept.userAgent === sighting.userAgent
+          ) {
+            checkIn = kept.checkIn;
+          }
+        }
+      }
+      if (checkIn === undefined) {
+        const started = generation;
+        // One call (one statement on PostgreSQL): the sighting, the switches, the rules and the user's policy.
+        // A device it creates gets the default access; the rules are applied to it just below, as to every one.
+        checkIn = await checkInDevice(devices, sighting, now());
+        if (reuseMs > 0 && command !== 'Provision' && started === generation) {
+          remember(user, head.deviceId, {
+            checkIn,
+            at: Date.now(),
+            generation,
+            deviceType: sighting.deviceType,
+            protocolVersion: sighting.protocolVersion,
+            userAgent: sighting.userAgent,
+          });
+        }
+      }
       const { organization, rules, policy } = checkIn;
       const userEnabled = checkIn.userEasEnabled;
       let { device } = checkIn;
@@ -227,11 +304,11 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
         const access = evaluateAccess(device, rules, fallback);
         if (!sameAccess(access, device.access)) {
           device = await devices.updateDevice(user, head.deviceId, { access });
+          forget(user, head.deviceId);
         }
       }
 
       const refuse = (refusal: GateRefusal): GateOutcome => ({ pass: false, refusal, device });
-      const command = head.command;
 
       if (device.wipe.state !== 'none') {
         // An account-only wipe can only be carried out by a 16.1 device (MS-ASPROV 2.2.2.1); an older one is
@@ -288,6 +365,8 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
     },
 
     interrupt(scope = {}) {
+      generation++;
+      recent.clear();
       const users =
         scope.user === undefined ? [...running.values()] : [running.get(scope.user)].filter((each) => each);
       let ended = 0;
@@ -306,6 +385,8 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
     },
 
     async record(head, identity, activity) {
+      // The device's policy key or wipe state may have changed in its Provision: its next request reads afresh.
+      if (head.command === 'Provision') forget(identity.userId, head.deviceId);
       if (!recordActivity) return;
       const record: DeviceActivity = {
         user: identity.userId,
@@ -330,6 +411,16 @@ export function createPolicyGate(options: PolicyGateOptions): PolicyGate {
 
     flush: () => writeBatch(),
   };
+}
+
+interface RecentCheckIn {
+  readonly checkIn: DeviceCheckIn;
+  /** `Date.now()` when it was read. */
+  readonly at: number;
+  readonly generation: number;
+  readonly deviceType: string;
+  readonly protocolVersion: string;
+  readonly userAgent: string | undefined;
 }
 
 function sameAccess(a: DeviceAccess, b: DeviceAccess): boolean {
