@@ -53,4 +53,30 @@ describe.skipIf(!available)('postgresDatabase prepared statements', () => {
     expect((await database.query<{ c: string }>('SELECT count(*) AS c FROM t')).rows).toEqual([{ c: '2' }]);
     expect(await prepared(database)).toEqual([]);
   });
+
+  it('plans statements over arrays once (generic plans) unless genericPlans is false', async () => {
+    const plansOf = async (genericPlans: boolean | undefined) => {
+      const pool = new pg.Pool({ connectionString: target.url, max: 1 });
+      try {
+        const database = postgresDatabase({ pool, ...(genericPlans === undefined ? {} : { genericPlans }) });
+        for (let round = 0; round < 8; round++) {
+          await database.query('SELECT count(*) FROM unnest($1::int[]) AS k(x) WHERE x > $2', [
+            [1, 2, 3],
+            round,
+          ]);
+        }
+        const { rows } = await pool.query<{ mode: string; generic: string; custom: string }>(
+          `SELECT current_setting('plan_cache_mode') AS mode, generic_plans AS generic, custom_plans AS custom
+             FROM pg_prepared_statements WHERE statement LIKE '%unnest($1::int[])%'`,
+        );
+        return rows[0];
+      } finally {
+        await pool.end();
+      }
+    };
+    expect(await plansOf(undefined)).toEqual({ mode: 'force_generic_plan', generic: '8', custom: '0' });
+    const planned = await plansOf(false);
+    expect(planned?.mode).toBe('auto');
+    expect(Number(planned?.custom)).toBeGreaterThanOrEqual(5);
+  });
 });

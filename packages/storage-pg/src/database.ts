@@ -62,6 +62,16 @@ export interface PostgresDatabaseOptions {
    * `max_prepared_statements`).
    */
   preparedStatements?: boolean;
+  /**
+   * With `preparedStatements`, run every connection the pool opens from now on with `plan_cache_mode =
+   * force_generic_plan`. PostgreSQL otherwise keeps planning a prepared statement on every call when the plan
+   * for its actual values looks cheaper than the generic one, which is what happens to statements over arrays
+   * (the sync states of a request, a Ping's folders): the plan of a 3-element array always looks cheaper than one
+   * for an array of unknown size, and planning those cost more than running them. Every statement easkit runs
+   * is an index lookup keyed by user, device or folder, for which the generic plan is the right one. Default
+   * true; set false when the same pool serves other queries that depend on plans made for their values.
+   */
+  genericPlans?: boolean;
 }
 
 /** Statement texts given a name; past this many, further texts run unnamed (bounds per-connection memory). */
@@ -87,7 +97,15 @@ function statementNamer(
 export function postgresDatabase(options: PostgresDatabaseOptions): Database {
   const { pool } = options;
   const retryBase = options.listenRetryMs ?? 250;
-  const nameOf = statementNamer(options.preparedStatements ?? true);
+  const prepared = options.preparedStatements ?? true;
+  const nameOf = statementNamer(prepared);
+  if (prepared && (options.genericPlans ?? true)) {
+    // Queued on the new connection before anything else runs on it. A server that does not know the setting
+    // (before PostgreSQL 12) refuses it; statements then plan as they always did.
+    pool.on('connect', (client) => {
+      client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+    });
+  }
   return {
     dialect: 'postgres',
     async query<Row>(text: string, params?: readonly unknown[]) {
