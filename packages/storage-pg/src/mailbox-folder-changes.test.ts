@@ -1,8 +1,8 @@
 import { type Folder, FolderType, MemoryMailboxStore, ROOT_FOLDER_ID } from '@easkit/mailbox';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { reportingDatabase } from '../test/counting.js';
 import { freshPGlite, postgresAvailable, type TestDatabase } from '../test/databases.js';
 import { fastPostgres, MAILBOX_TABLES } from '../test/mailbox-databases.js';
-import type { Database, QueryResult } from './database.js';
 import { PgMailboxStore } from './mailbox-store.js';
 
 /**
@@ -33,20 +33,10 @@ function suite(open: () => Promise<TestDatabase>) {
 
   beforeAll(async () => {
     target = await open();
-    const database = target.database;
-    const note = <Row>(result: QueryResult<Row>) => {
+    const counting = reportingDatabase(target.database, (result) => {
       seen.statements++;
       seen.rows += result.rows.length;
-      return result;
-    };
-    const counting: Database = {
-      ...database,
-      query: async (text, params) => note(await database.query(text, params)),
-      transaction: (work) =>
-        database.transaction((tx) =>
-          work({ ...tx, query: async (text, params) => note(await tx.query(text, params)) }),
-        ),
-    };
+    });
     store = new PgMailboxStore({ database: counting });
   });
   afterAll(async () => target?.close());

@@ -1,9 +1,10 @@
 import { type ItemData, MemoryMailboxStore, type StoredItem } from '@easkit/mailbox';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportingDatabase } from '../test/counting.js';
 import { freshPGlite, postgresAvailable, type TestDatabase } from '../test/databases.js';
 import { fastPostgres, MAILBOX_TABLES } from '../test/mailbox-databases.js';
-import type { Database, QueryResult } from './database.js';
+import type { Database } from './database.js';
 import { PgMailboxStore } from './mailbox-store.js';
 
 /**
@@ -91,20 +92,11 @@ function email(mime: Uint8Array, subject?: string): ItemData {
 /** Counts the statements and the rows each returns, around a Database. */
 function counting(database: Database) {
   const seen = { statements: 0, maxRows: 0, last: { text: '', params: [] as readonly unknown[] } };
-  const note = <Row>(result: QueryResult<Row>, text: string, params: readonly unknown[] = []) => {
+  const wrapped = reportingDatabase(database, (result, text, params) => {
     seen.statements++;
     seen.maxRows = Math.max(seen.maxRows, result.rows.length);
     seen.last = { text, params };
-    return result;
-  };
-  const wrapped: Database = {
-    ...database,
-    query: async (text, params) => note(await database.query(text, params), text, params),
-    transaction: (work) =>
-      database.transaction((tx) =>
-        work({ ...tx, query: async (text, params) => note(await tx.query(text, params), text, params) }),
-      ),
-  };
+  });
   return { database: wrapped, seen };
 }
 

@@ -6,7 +6,7 @@ import {
   type UserId,
 } from '@easkit/mailbox';
 import type { SqlExecutor } from './database.js';
-import { folderKey, isStorableText, malformed } from './mailbox-rows.js';
+import { checkModseq, folderKey, isStorableText } from './mailbox-rows.js';
 
 /**
  * `PgMailboxStore.pollChanges`: the hierarchy and every asked folder against its cursor, in one statement.
@@ -60,10 +60,4 @@ export async function pollMailboxChanges(
   let next = 0;
   const folders = keys.map((key): FolderPoll => (key === undefined ? 'gone' : answers[next++]!));
   return hierarchySince === undefined ? { folders } : { hierarchyChanged: row.hierarchy === true, folders };
-}
-
-function checkModseq(modseq: unknown): void {
-  if (typeof modseq !== 'number' || !Number.isInteger(modseq) || modseq < 0) {
-    throw malformed('modseq must be a non-negative integer');
-  }
 }

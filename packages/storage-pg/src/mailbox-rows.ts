@@ -314,6 +314,13 @@ function timestampText(date: Date): string | null {
   return year >= 1 && year <= 9999 ? date.toISOString() : null;
 }
 
+/** @throws InvalidArgumentError `malformed` unless `modseq` is a non-negative integer. */
+export function checkModseq(modseq: unknown): void {
+  if (typeof modseq !== 'number' || !Number.isInteger(modseq) || modseq < 0) {
+    throw malformed('modseq must be a non-negative integer');
+  }
+}
+
 export function malformed(message: string): InvalidArgumentError {
   return new InvalidArgumentError('malformed', message);
 }

@@ -43,6 +43,7 @@ import type { Database, SqlExecutor } from './database.js';
 import { deriveEmailContent, readAttachmentPart } from './email-content.js';
 import { pollMailboxChanges } from './mailbox-poll.js';
 import {
+  checkModseq,
   columnValues,
   decodeJson,
   type EmailBodies,
@@ -1036,12 +1037,6 @@ function checkName(name: unknown): string {
     throw malformed('folder name must be a non-empty string');
   if (!isStorableText(name)) throw malformed('a folder name cannot hold NUL or lone surrogates');
   return name;
-}
-
-function checkModseq(modseq: unknown): void {
-  if (typeof modseq !== 'number' || !Number.isInteger(modseq) || modseq < 0) {
-    throw malformed('modseq must be a non-negative integer');
-  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
