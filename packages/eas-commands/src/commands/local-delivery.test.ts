@@ -179,15 +179,17 @@ function statusOf(reply: { body: WbxmlElement | undefined }): number | undefined
   return reply.body?.intOf('Status');
 }
 
+/** A memory mailbox holding BOB with an Inbox. */
+async function bobWithInbox() {
+  const mailbox = new MemoryMailboxStore();
+  await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
+  const inbox = await mailbox.createFolder(BOB, { parentId: ROOT_FOLDER_ID, displayName: 'Inbox', type: 2 });
+  return { mailbox, inbox };
+}
+
 describe('deliverMessage', () => {
   it('files the message in the Inbox with the header fields, runs hooks in order and publishes the change', async () => {
-    const mailbox = new MemoryMailboxStore();
-    await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
-    const inbox = await mailbox.createFolder(BOB, {
-      parentId: ROOT_FOLDER_ID,
-      displayName: 'Inbox',
-      type: 2,
-    });
+    const { mailbox, inbox } = await bobWithInbox();
     const bus = new InProcessPushBus();
     const published: string[][] = [];
     const unsubscribe = await bus.subscribe(BOB, (event) => {
@@ -252,9 +254,7 @@ Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary
   });
 
   it('lets `file` take over filing (as meeting delivery does) and publishes the folder it filed into', async () => {
-    const mailbox = new MemoryMailboxStore();
-    await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
-    await mailbox.createFolder(BOB, { parentId: ROOT_FOLDER_ID, displayName: 'Inbox', type: 2 });
+    const { mailbox } = await bobWithInbox();
     const other = await mailbox.createFolder(BOB, {
       parentId: ROOT_FOLDER_ID,
       displayName: 'Meetings',
@@ -282,13 +282,7 @@ Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary
   });
 
   it('refuses unreadable, oversized and bomb-shaped messages before filing anything', async () => {
-    const mailbox = new MemoryMailboxStore();
-    await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
-    const inbox = await mailbox.createFolder(BOB, {
-      parentId: ROOT_FOLDER_ID,
-      displayName: 'Inbox',
-      type: 2,
-    });
+    const { mailbox, inbox } = await bobWithInbox();
     await expect(deliverMessage(mailbox, BOB, new Uint8Array(0))).rejects.toThrow(/header/);
     await expect(
       deliverMessage(mailbox, BOB, encodeMime('Subject: big', 'x'.repeat(2000)), { maxBytes: 1000 }),
@@ -301,13 +295,7 @@ Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary
 
 describe('deliverMessage with an InboxCache', () => {
   it('lists the folders once per user, and again only when the remembered Inbox is gone', async () => {
-    const mailbox = new MemoryMailboxStore();
-    await mailbox.createUser({ id: BOB, primarySmtpAddress: BOB });
-    const inbox = await mailbox.createFolder(BOB, {
-      parentId: ROOT_FOLDER_ID,
-      displayName: 'Inbox',
-      type: 2,
-    });
+    const { mailbox, inbox } = await bobWithInbox();
     const lists = vi.spyOn(mailbox, 'listFolders');
     const inboxes = new InboxCache();
     for (const subject of ['one', 'two', 'three']) {
